@@ -1,0 +1,68 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Hbone.Kestrel;
+
+/// <summary>
+/// An accepted HBONE tunnel: the CONNECT stream's DATA in both directions, as pipes or as a duplex stream.
+/// Completing <see cref="Output"/> (or <see cref="CompleteWritesAsync"/>) sends END_STREAM, the tunnel's FIN.
+/// </summary>
+public sealed class HboneTunnel : IDuplexPipe
+{
+    private readonly HttpContext _httpContext;
+    private HboneTunnelStream? _stream;
+    private long _bytesFromPeer;
+    private long _bytesToPeer;
+
+    internal HboneTunnel(HttpContext httpContext)
+    {
+        _httpContext = httpContext;
+    }
+
+    /// <summary>Bytes from the peer (the request body). Completes when the peer sends END_STREAM.</summary>
+    public PipeReader Input => _httpContext.Request.BodyReader;
+
+    /// <summary>Bytes to the peer (the response body).</summary>
+    public PipeWriter Output => _httpContext.Response.BodyWriter;
+
+    /// <summary>The tunnel as one duplex stream; disposing it ends the write side.</summary>
+    public Stream Stream => _stream ??= new HboneTunnelStream(this, _httpContext);
+
+    /// <summary>Cancelled when the peer resets the stream or the connection goes away.</summary>
+    public CancellationToken Aborted => _httpContext.RequestAborted;
+
+    /// <summary>Payload bytes received from the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>.</summary>
+    public long BytesFromPeer => Interlocked.Read(ref _bytesFromPeer);
+
+    /// <summary>Payload bytes sent to the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>.</summary>
+    public long BytesToPeer => Interlocked.Read(ref _bytesToPeer);
+
+    /// <summary>Sends END_STREAM: the peer sees a half-close and may keep sending.</summary>
+    public Task CompleteWritesAsync() => _httpContext.Response.CompleteAsync();
+
+    /// <summary>Resets the stream with an HTTP/2 error code (for example <see cref="Http2ErrorCodes.ConnectError"/>).</summary>
+    public void Reset(int errorCode)
+    {
+        if (_httpContext.Features.Get<IHttpResetFeature>() is { } reset)
+        {
+            reset.Reset(errorCode);
+        }
+        else
+        {
+            _httpContext.Abort();
+        }
+    }
+
+    /// <summary>
+    /// Copies the tunnel to and from <paramref name="upstream"/> until both sides half-closed, keeping half-close
+    /// both ways. An upstream RST resets the stream with CONNECT_ERROR; a peer reset resets the upstream.
+    /// </summary>
+    public Task<TunnelOutcome> CopyToAsync(Socket upstream, CancellationToken cancellationToken = default) =>
+        new TunnelPump(this, upstream).RunAsync(cancellationToken);
+
+    internal void AddBytesFromPeer(long count) => Interlocked.Add(ref _bytesFromPeer, count);
+
+    internal void AddBytesToPeer(long count) => Interlocked.Add(ref _bytesToPeer, count);
+}
