@@ -17,4 +17,6 @@ public enum CertificateLoadError
     UnsupportedKey,
     /// <summary>The file exists but could not be read (permissions, I/O error).</summary>
     Unreadable,
+    /// <summary>The certificate loaded but is not an X.509-SVID (no single workload SPIFFE ID in its URI SAN).</summary>
+    NotAnSvid,
 }

@@ -29,6 +29,7 @@ public sealed class CertificateLoadException : HboneException
             CertificateLoadError.KeyMismatch => "key does not match certificate",
             CertificateLoadError.UnsupportedKey => "unsupported key (only unencrypted ECDSA or RSA keys are supported)",
             CertificateLoadError.Unreadable => "file cannot be read",
+            CertificateLoadError.NotAnSvid => $"not an X.509-SVID ({inner?.Message})",
             _ => error.ToString(),
         };
         string source = path is null ? what : $"{what} '{path}'";
