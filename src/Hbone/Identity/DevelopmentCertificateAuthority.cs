@@ -1,0 +1,165 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Hbone.Identity;
+
+/// <summary>An in-process ECDSA P-256 certificate authority that issues workload SVIDs for tests, demos and local meshes.</summary>
+/// <remarks>Issued leaves follow the X.509-SVID spec as Istio issues them: empty subject, one critical URI SAN, signed directly by the root.</remarks>
+public sealed class DevelopmentCertificateAuthority : IDisposable
+{
+    private static readonly TimeSpan DefaultLifetime = TimeSpan.FromHours(24);
+    private static readonly TimeSpan RootLifetime = TimeSpan.FromDays(3650);
+
+    // Backdating covers small clock skew between the issuing process and its peers.
+    private static readonly TimeSpan Backdate = TimeSpan.FromMinutes(5);
+
+    private readonly X509Certificate2 _rootWithKey;
+    private readonly TimeProvider _timeProvider;
+    private readonly Lock _signLock = new();
+
+    /// <summary>Creates a new root for <paramref name="trustDomain"/>, valid ten years from now.</summary>
+    /// <exception cref="SpiffeIdException"><paramref name="trustDomain"/> is not a valid trust domain name.</exception>
+    public DevelopmentCertificateAuthority(string trustDomain = "cluster.local", TimeProvider? timeProvider = null)
+        : this(trustDomain, timeProvider, CreateRoot(trustDomain, (timeProvider ?? TimeProvider.System).GetUtcNow()))
+    {
+    }
+
+    private DevelopmentCertificateAuthority(string trustDomain, TimeProvider? timeProvider, X509Certificate2 rootWithKey)
+    {
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _rootWithKey = rootWithKey;
+        TrustDomain = trustDomain;
+        RootCertificate = X509CertificateLoader.LoadCertificate(rootWithKey.RawData);
+        TrustBundle = new TrustBundle(trustDomain, [RootCertificate]);
+    }
+
+    /// <summary>The trust domain of every SVID this CA issues.</summary>
+    public string TrustDomain { get; }
+
+    /// <summary>The root certificate, without its private key.</summary>
+    public X509Certificate2 RootCertificate { get; }
+
+    /// <summary>A bundle holding just this CA's root.</summary>
+    public TrustBundle TrustBundle { get; }
+
+    /// <summary>Issues an SVID for <paramref name="id"/> valid for <paramref name="lifetime"/> (default 24 hours, capped at the root's expiry).</summary>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is in another trust domain or names only the trust domain.</exception>
+    public Svid Issue(SpiffeId id, TimeSpan? lifetime = null)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        if (!id.IsMemberOf(TrustDomain) || id.IsTrustDomainOnly)
+        {
+            throw new ArgumentException($"'{id}' is not a workload ID of trust domain '{TrustDomain}'.", nameof(id));
+        }
+
+        TimeSpan validFor = lifetime ?? DefaultLifetime;
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(validFor, TimeSpan.Zero, nameof(lifetime));
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        DateTimeOffset notAfter = now + validFor;
+        DateTimeOffset rootNotAfter = new(_rootWithKey.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        if (notAfter > rootNotAfter)
+        {
+            notAfter = rootNotAfter;
+        }
+
+        using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        CertificateRequest request = new(new X500DistinguishedName(""), key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyAgreement, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
+
+        // RFC 5280: with an empty subject the SAN extension must be critical.
+        SubjectAlternativeNameBuilder san = new();
+        san.AddUri(new Uri(id.ToString()));
+        request.CertificateExtensions.Add(san.Build(critical: true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_rootWithKey, true, false));
+
+        X509Certificate2 publicOnly;
+        lock (_signLock)
+        {
+            publicOnly = request.Create(_rootWithKey, now - Backdate, notAfter, CreateSerialNumber());
+        }
+
+        using (publicOnly)
+        {
+            return new Svid(publicOnly.CopyWithPrivateKey(key));
+        }
+    }
+
+    /// <summary>Issues the Istio SVID <c>spiffe://&lt;td&gt;/ns/&lt;ns&gt;/sa/&lt;serviceAccount&gt;</c>.</summary>
+    public Svid IssueIstio(string ns, string serviceAccount, TimeSpan? lifetime = null) =>
+        Issue(SpiffeId.ForIstio(TrustDomain, ns, serviceAccount), lifetime);
+
+    /// <summary>The root certificate as PEM.</summary>
+    public string ExportRootPem() => RootCertificate.ExportCertificatePem() + "\n";
+
+    /// <summary>The root's private key as PKCS#8 PEM, so the CA can be written to disk and reused with <see cref="FromPem"/>.</summary>
+    public string ExportRootKeyPem()
+    {
+        using ECDsa key = _rootWithKey.GetECDsaPrivateKey()!;
+        return key.ExportPkcs8PrivateKeyPem() + "\n";
+    }
+
+    /// <summary>Reuses a CA from its root certificate and key; the trust domain comes from the root's URI SAN unless given.</summary>
+    /// <exception cref="CertificateLoadException">The PEM is malformed or the key does not match.</exception>
+    /// <exception cref="ArgumentException">No trust domain was given and the root has no <c>spiffe://td</c> URI SAN.</exception>
+    public static DevelopmentCertificateAuthority FromPem(string rootCertificatePem, string rootKeyPem, string? trustDomain = null, TimeProvider? timeProvider = null)
+    {
+        List<X509Certificate2> certificates = PemReader.ReadCertificates(rootCertificatePem, null, "root certificate");
+        X509Certificate2 root = certificates[0];
+        try
+        {
+            trustDomain ??= ReadRootTrustDomain(root)
+                ?? throw new ArgumentException("The root certificate has no spiffe:// URI SAN; pass the trust domain.", nameof(trustDomain));
+            X509Certificate2 rootWithKey = PemReader.AttachPrivateKey(root, rootKeyPem, null, "root key");
+            return new DevelopmentCertificateAuthority(trustDomain, timeProvider, rootWithKey);
+        }
+        finally
+        {
+            foreach (X509Certificate2 certificate in certificates)
+            {
+                certificate.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Disposes the root and its key.</summary>
+    public void Dispose()
+    {
+        _rootWithKey.Dispose();
+        RootCertificate.Dispose();
+    }
+
+    private static string? ReadRootTrustDomain(X509Certificate2 root) =>
+        SvidExtensionReader.ReadSingleUri(root, out string? uri) == SvidValidationError.None
+            && SpiffeId.TryParse(uri, out SpiffeId? id, out _) ? id.TrustDomain : null;
+
+    private static X509Certificate2 CreateRoot(string trustDomain, DateTimeOffset now)
+    {
+        SpiffeIdError error = SpiffeIdParser.ValidateTrustDomain(trustDomain);
+        if (error != SpiffeIdError.None)
+        {
+            throw SpiffeIdParser.CreateException(error, trustDomain);
+        }
+
+        using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        CertificateRequest request = new($"O={trustDomain}, CN=Hbone Development Root CA", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+
+        // The root carries the trust-domain ID so FromPem can recover the trust domain.
+        SubjectAlternativeNameBuilder san = new();
+        san.AddUri(new Uri($"spiffe://{trustDomain}"));
+        request.CertificateExtensions.Add(san.Build());
+        return request.CreateSelfSigned(now - Backdate, now + RootLifetime);
+    }
+
+    private static byte[] CreateSerialNumber()
+    {
+        byte[] serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F; // positive INTEGER, as RFC 5280 requires
+        return serial;
+    }
+}
