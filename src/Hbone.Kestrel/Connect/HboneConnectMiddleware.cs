@@ -44,9 +44,15 @@ internal sealed partial class HboneConnectMiddleware
             return;
         }
 
-        if (rawAuthority is null || !HboneAuthority.TryParse(rawAuthority, out var authority, out var authorityError))
+        if (rawAuthority is null)
         {
-            var reason = rawAuthority is null ? "missing :authority" : $"invalid :authority ({authorityError})";
+            await RefuseAsync(httpContext, StatusCodes.Status400BadRequest, "missing :authority", rawAuthority, started).ConfigureAwait(false);
+            return;
+        }
+
+        if (!HboneAuthority.TryParse(rawAuthority, out var authority, out var authorityError))
+        {
+            var reason = $"invalid :authority ({authorityError})";
             await RefuseAsync(httpContext, StatusCodes.Status400BadRequest, reason, rawAuthority, started).ConfigureAwait(false);
             return;
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Hbone.Kestrel;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -27,7 +28,7 @@ public sealed class HboneServerBuilder
     }
 
     /// <summary>Handles each CONNECT with <typeparamref name="THandler"/> (registered as a singleton).</summary>
-    public HboneServerBuilder AddHandler<THandler>()
+    public HboneServerBuilder AddHandler<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>()
         where THandler : class, IHboneConnectHandler
     {
         Services.AddSingleton<IHboneConnectHandler, THandler>();
