@@ -57,9 +57,15 @@ internal static class CertsCommand
     {
         if (value.StartsWith("spiffe://", StringComparison.Ordinal))
         {
-            return SpiffeId.TryParse(value, out var id, out var error)
+            if (!SpiffeId.TryParse(value, out var id, out var error))
+            {
+                throw new CliError($"--identity '{value}' is not a valid SPIFFE ID ({error})");
+            }
+
+            // Checked before any file is written: the CA issues only workload IDs of its own trust domain.
+            return !id.IsTrustDomainOnly && id.IsMemberOf(trustDomain)
                 ? id
-                : throw new CliError($"--identity '{value}' is not a valid SPIFFE ID ({error})");
+                : throw new CliError($"--identity '{value}' is not a workload ID of trust domain '{trustDomain}' (see --trust-domain)");
         }
 
         var slash = value.IndexOf('/', StringComparison.Ordinal);
