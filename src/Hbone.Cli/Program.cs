@@ -1,10 +1,22 @@
 using System.CommandLine;
 using Hbone.Cli.Commands;
 
-var root = new RootCommand("hbone: HBONE (Istio ambient mesh tunnels) from the shell. Exit codes: 0 success, 1 error (one line on stderr), 130 interrupted.")
+var root = new RootCommand("hbone: HBONE (Istio ambient mesh tunnels) from the shell. Exit codes: 0 success (serve: also after a drain on SIGTERM/Ctrl+C), 1 error (one line on stderr).")
 {
     CertsCommand.Create(),
     ServeCommand.Create(),
 };
 
-return await root.Parse(args).InvokeAsync();
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+{
+    // Same one-line form as every other error; the usage stays one --help away.
+    var errors = string.Join(" ", parse.Errors.Select(e => e.Message.ReplaceLineEndings(" ").Trim()));
+    var command = parse.CommandResult.Command == root ? "hbone" : $"hbone {parse.CommandResult.Command.Name}";
+    await Console.Error.WriteLineAsync($"hbone: error: {errors} See '{command} --help'.");
+    return CliError.ExitCode;
+}
+
+// The host of 'serve' handles SIGTERM/SIGINT itself and drains for --drain-timeout; System.CommandLine's
+// own handler would end the process after 2 s, cutting the drain short.
+return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
