@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds, packs and tests the whole solution, then prints "N passed, N failed[, N skipped]".
+# This is the project's test command: CI runs it through .ci/run on a fresh Debian machine.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+# --- 1. Debian packages the tests use ---------------------------------------------------------
+# python3-h2: independent HTTP/2 peer for interop tests; openssl: certificates made without our code;
+# iproute2/iptables: network namespaces and fault injection; curl/socat: baselines and probes.
+# Nothing installed by hand survives to CI, so install what is missing (CI runs as root).
+packages=(python3-h2 openssl iproute2 iptables curl socat)
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+if ((${#missing[@]} > 0)); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "test.sh: missing Debian packages: ${missing[*]}" >&2
+        echo "test.sh: run as root, or: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "test.sh: installing ${missing[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+
+# --- 2. Build (Directory.Build.props sets TreatWarningsAsErrors) ------------------------------
+# nuget.config lists artifacts/packages as a source; restore fails if it does not exist yet.
+mkdir -p artifacts/packages
+dotnet build Hbone.sln -c Release
+
+# --- 3. Pack the libraries (package validation runs here); packages go to artifacts/packages ---
+dotnet pack src/Hbone -c Release --no-build
+dotnet pack src/Hbone.Kestrel -c Release --no-build
+
+# --- 4. Test -----------------------------------------------------------------------------------
+# TRX files give exact counts for the summary; the hang timeout turns a stuck test into a dump and
+# a failure instead of eating CI's time limit. Old results are removed so they are not counted.
+results=artifacts/test-results
+rm -rf "$results"
+test_status=0
+dotnet test Hbone.sln -c Release --no-build \
+    --logger "console;verbosity=normal" \
+    --logger trx \
+    --results-directory "$results" \
+    --blame-hang-timeout 5m || test_status=$?
+
+# --- 5. Summary: sum the <Counters> of every TRX file --------------------------------------------
+summary_status=0
+python3 - "$results" <<'PY' || summary_status=$?
+import glob, sys, xml.etree.ElementTree as ET
+
+files = glob.glob(f"{sys.argv[1]}/**/*.trx", recursive=True)
+if not files:
+    print("0 passed, 0 failed (no TRX results: the test run did not complete)")
+    sys.exit(1)
+passed = failed = skipped = 0
+for path in files:
+    counters = next(e for e in ET.parse(path).iter() if e.tag.endswith("Counters")).attrib
+    count = lambda name: int(counters.get(name, 0))
+    passed += count("passed")
+    failed += count("failed") + count("error") + count("timeout") + count("aborted")
+    skipped += count("notExecuted")
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+sys.exit(1 if failed else 0)
+PY
+
+# A crash or hang abort may leave counters that look clean: trust dotnet test's exit code too.
+if ((test_status != 0 || summary_status != 0)); then
+    exit 1
+fi
