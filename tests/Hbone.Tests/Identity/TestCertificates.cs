@@ -1,3 +1,4 @@
+using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -94,13 +95,17 @@ internal static class TestCertificates
 
             if (_uris.Length > 0)
             {
-                SubjectAlternativeNameBuilder san = new();
-                foreach (string uri in _uris)
+                // Encoded by hand: SubjectAlternativeNameBuilder normalises URIs (it would decode %41 to A).
+                AsnWriter writer = new(AsnEncodingRules.DER);
+                using (writer.PushSequence())
                 {
-                    san.AddUri(new Uri(uri));
+                    foreach (string uri in _uris)
+                    {
+                        writer.WriteCharacterString(UniversalTagNumber.IA5String, uri, new Asn1Tag(TagClass.ContextSpecific, 6));
+                    }
                 }
 
-                request.CertificateExtensions.Add(san.Build());
+                request.CertificateExtensions.Add(new X509Extension("2.5.29.17", writer.Encode(), critical: false));
             }
 
             if (_selfSigned)
