@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Hbone.Protocol;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -16,12 +18,15 @@ internal sealed partial class HboneConnectMiddleware
     private readonly HboneServerOptions _options;
     private readonly ILogger _logger;
 
-    public HboneConnectMiddleware(RequestDelegate next, IHboneConnectHandler handler, IOptions<HboneServerOptions> options, ILogger<HboneConnectMiddleware> logger)
+    private readonly CancellationToken _stopping;
+
+    public HboneConnectMiddleware(RequestDelegate next, IHboneConnectHandler handler, IOptions<HboneServerOptions> options, ILogger<HboneConnectMiddleware> logger, IHostApplicationLifetime lifetime)
     {
         _ = next;
         _handler = handler;
         _options = options.Value;
         _logger = logger;
+        _stopping = lifetime.ApplicationStopping;
     }
 
     public async Task InvokeAsync(HttpContext httpContext)
@@ -35,6 +40,14 @@ internal sealed partial class HboneConnectMiddleware
         {
             // Only reachable when the listener was not set up with ListenHbone: fail closed.
             await RefuseAsync(httpContext, StatusCodes.Status401Unauthorized, "no validated peer identity", rawAuthority, started).ConfigureAwait(false);
+            return;
+        }
+
+        if (_stopping.IsCancellationRequested)
+        {
+            // Kestrel still accepts streams after its first GOAWAY; a draining HBONE server takes no new tunnels.
+            httpContext.Features.Get<IHttpResetFeature>()?.Reset(Http2ErrorCodes.RefusedStream);
+            Complete(new HboneTunnelLog(identity.PeerIdentity, rawAuthority, null, null, 0, 0, 0, Stopwatch.GetElapsedTime(started), TunnelOutcome.Refused, "draining"));
             return;
         }
 

@@ -1,3 +1,4 @@
+using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -69,9 +70,7 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
 
         // RFC 5280: with an empty subject the SAN extension must be critical.
-        SubjectAlternativeNameBuilder san = new();
-        san.AddUri(new Uri(id.ToString()));
-        request.CertificateExtensions.Add(san.Build(critical: true));
+        request.CertificateExtensions.Add(CreateUriSan(id.ToString(), critical: true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_rootWithKey, true, false));
 
@@ -150,10 +149,20 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
 
         // The root carries the trust-domain ID so FromPem can recover the trust domain.
-        SubjectAlternativeNameBuilder san = new();
-        san.AddUri(new Uri($"spiffe://{trustDomain}"));
-        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(CreateUriSan($"spiffe://{trustDomain}", critical: false));
         return request.CreateSelfSigned(now - Backdate, now + RootLifetime);
+    }
+
+    private static X509Extension CreateUriSan(string uri, bool critical)
+    {
+        // Written verbatim: SubjectAlternativeNameBuilder passes the ID through System.Uri, which may rewrite it.
+        AsnWriter writer = new(AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            writer.WriteCharacterString(UniversalTagNumber.IA5String, uri, new Asn1Tag(TagClass.ContextSpecific, 6));
+        }
+
+        return new X509Extension("2.5.29.17", writer.Encode(), critical);
     }
 
     private static byte[] CreateSerialNumber()

@@ -54,6 +54,9 @@ public sealed class PemFileCertificateSource : ISvidSource, ITrustBundleSource, 
     /// <summary>Raised after new material was loaded successfully.</summary>
     public event EventHandler? Changed;
 
+    /// <summary>Raised when a reload failed; the last good material is still served.</summary>
+    public event EventHandler<CertificateLoadException>? ReloadFailed;
+
     /// <summary>Why the most recent reload failed, or null when it succeeded (the last good material is still served).</summary>
     public CertificateLoadException? LastReloadError => _lastReloadError;
 
@@ -74,7 +77,8 @@ public sealed class PemFileCertificateSource : ISvidSource, ITrustBundleSource, 
                 return false;
             }
 
-            Material loaded;
+            Material? loaded = null;
+            CertificateLoadException? failure = null;
             try
             {
                 loaded = Load();
@@ -82,6 +86,13 @@ public sealed class PemFileCertificateSource : ISvidSource, ITrustBundleSource, 
             catch (CertificateLoadException ex)
             {
                 _lastReloadError = ex;
+                failure = ex;
+            }
+
+            if (loaded is null)
+            {
+                // Raised under the lock so it cannot be reordered after a later success; handlers must be quick.
+                ReloadFailed?.Invoke(this, failure!);
                 return false;
             }
 

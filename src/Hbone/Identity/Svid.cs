@@ -21,7 +21,7 @@ public sealed class Svid : IDisposable
         SvidValidationError error = SvidExtensionReader.ReadSpiffeId(certificate, out SpiffeId? id, out string? uri);
         if (id is null)
         {
-            throw new SvidValidationException(error, $"Certificate '{certificate.Subject}' is not an SVID: {SvidValidator.Describe(error)} ({error}){(uri is null ? "" : $", URI SAN '{uri}'")}.");
+            throw new SvidValidationException(error, $"Certificate with serial {certificate.SerialNumber} is not an SVID: {SvidValidator.Describe(error)} ({error}){(uri is null ? "" : $", URI SAN '{uri}'")}.");
         }
 
         Id = id;

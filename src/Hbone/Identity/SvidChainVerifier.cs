@@ -10,21 +10,7 @@ internal static class SvidChainVerifier
     internal static SvidValidationError Verify(X509Certificate2 leaf, X509Certificate2Collection? intermediates, X509Certificate2[] roots, DateTimeOffset now, out string? detail)
     {
         detail = null;
-        using X509Chain chain = new();
-        X509ChainPolicy policy = chain.ChainPolicy;
-        policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        policy.CustomTrustStore.AddRange(roots);
-        if (intermediates is not null)
-        {
-            policy.ExtraStore.AddRange(intermediates);
-        }
-
-        // SVIDs are short-lived and bundles are pushed: never fetch AIA/CRL from the network during a handshake.
-        policy.RevocationMode = X509RevocationMode.NoCheck;
-        policy.DisableCertificateDownloads = true;
-        policy.VerificationTime = now.UtcDateTime;
-        policy.VerificationTimeIgnored = false;
-
+        using X509Chain chain = new() { ChainPolicy = CreatePolicy(intermediates, roots, now) };
         bool built = chain.Build(leaf);
         X509ChainElementCollection elements = chain.ChainElements;
         try
@@ -97,6 +83,28 @@ internal static class SvidChainVerifier
                 }
             }
         }
+    }
+
+    /// <summary>The offline policy: bundle roots only, no downloads, no revocation fetches, the caller's clock.</summary>
+    internal static X509ChainPolicy CreatePolicy(X509Certificate2Collection? intermediates, X509Certificate2[] roots, DateTimeOffset now)
+    {
+        X509ChainPolicy policy = new()
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+
+            // SVIDs are short-lived and bundles are pushed: never fetch AIA/CRL from the network during a handshake.
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+            VerificationTime = now.UtcDateTime,
+            VerificationTimeIgnored = false,
+        };
+        policy.CustomTrustStore.AddRange(roots);
+        if (intermediates is not null)
+        {
+            policy.ExtraStore.AddRange(intermediates);
+        }
+
+        return policy;
     }
 
     private static bool IsCallerOwned(X509Certificate2 certificate, X509Certificate2Collection? intermediates, X509Certificate2[] roots)

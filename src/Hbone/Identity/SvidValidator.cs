@@ -34,7 +34,8 @@ public sealed class SvidValidator
         SvidValidationError error = ValidateCore(leaf, intermediates, peerRole, out SpiffeId? id, out string? detail);
         if (id is null)
         {
-            throw new SvidValidationException(error, $"Certificate '{leaf.Subject}' rejected: {Describe(error)} ({error}){(detail is null ? "" : $": {detail}")}.");
+            // SVIDs usually have an empty subject, so name the certificate by its serial number.
+            throw new SvidValidationException(error, $"Certificate with serial {leaf.SerialNumber} rejected: {Describe(error)} ({error}){(detail is null ? "" : $": {detail}")}.");
         }
 
         return id;

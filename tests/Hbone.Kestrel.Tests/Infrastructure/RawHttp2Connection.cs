@@ -44,6 +44,9 @@ internal sealed class RawHttp2Connection : IAsyncDisposable
 
     public TaskCompletionSource<Http2Frame> GoAway { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The GOAWAY whose last-stream-id is final (below 2^31-1): streams above it will never be served.</summary>
+    public TaskCompletionSource<Http2Frame> FinalGoAway { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public TaskCompletionSource ReaderClosed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public static async Task<RawHttp2Connection> OpenAsync(
@@ -306,6 +309,11 @@ internal sealed class RawHttp2Connection : IAsyncDisposable
                         break;
                     case FrameType.GoAway:
                         GoAway.TrySetResult(frame);
+                        if ((BinaryPrimitives.ReadInt32BigEndian(frame.Payload) & 0x7fffffff) != int.MaxValue)
+                        {
+                            FinalGoAway.TrySetResult(frame);
+                        }
+
                         break;
                 }
             }

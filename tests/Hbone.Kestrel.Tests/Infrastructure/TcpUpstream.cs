@@ -85,5 +85,23 @@ internal sealed class TcpUpstream : IDisposable
         return output.ToArray();
     }
 
+    /// <summary>True once the socket ends, by FIN or by RST, within a deadline.</summary>
+    public static async Task<bool> ReadToEndOrResetAsync(Socket socket, TimeSpan? timeout = null)
+    {
+        try
+        {
+            await ReadToEndAsync(socket, timeout);
+            return true;
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public void Dispose() => _listener.Dispose();
 }

@@ -37,4 +37,53 @@ public class DevelopmentCertificateAuthorityTests
         Assert.Equal(leaf.Issuer, ca.RootCertificate.Subject);
         Assert.InRange(svid.NotAfter - svid.NotBefore, TimeSpan.FromMinutes(64), TimeSpan.FromMinutes(66));
     }
+
+    [Theory]
+    [InlineData("spiffe://my_td.example/..x/A-b_c.9")]
+    [InlineData("spiffe://cluster.local/ns/default/sa/echo")]
+    public void Issued_svid_carries_the_id_verbatim(string value)
+    {
+        SpiffeId id = SpiffeId.Parse(value);
+        using DevelopmentCertificateAuthority ca = new(id.TrustDomain);
+        using Svid svid = ca.Issue(id);
+
+        Assert.Equal(id, svid.Id);
+        Assert.Equal(id, new SvidValidator(ca.TrustBundle).Validate(svid.Certificate, null, SvidRole.Server));
+    }
+
+    [Fact]
+    public void Issue_refuses_ids_of_another_trust_domain()
+    {
+        using DevelopmentCertificateAuthority ca = new();
+        Assert.Throws<ArgumentException>(() => ca.Issue(SpiffeId.Parse("spiffe://other.example/ns/a/sa/b")));
+        Assert.Throws<ArgumentException>(() => ca.Issue(SpiffeId.Parse("spiffe://cluster.local")));
+    }
+
+    [Fact]
+    public void Ca_written_as_pem_issues_svids_the_original_bundle_trusts()
+    {
+        using DevelopmentCertificateAuthority original = new("example.org");
+        using DevelopmentCertificateAuthority reloaded = DevelopmentCertificateAuthority.FromPem(original.ExportRootPem(), original.ExportRootKeyPem());
+        using Svid svid = reloaded.IssueIstio("ns1", "sa1");
+
+        Assert.Equal("example.org", reloaded.TrustDomain);
+        Assert.Equal(original.RootCertificate.RawData, reloaded.RootCertificate.RawData);
+        Assert.Equal(svid.Id, new SvidValidator(original.TrustBundle).Validate(svid.Certificate, null, SvidRole.Client));
+    }
+
+    [Fact]
+    public void Issued_svid_uses_the_time_provider_and_defaults_to_24_hours()
+    {
+        DateTimeOffset now = new(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        using DevelopmentCertificateAuthority ca = new("cluster.local", new FixedTimeProvider(now));
+        using Svid svid = ca.IssueIstio("default", "echo");
+
+        Assert.Equal(now.AddHours(24), svid.NotAfter);
+        Assert.True(svid.NotBefore <= now);
+    }
+
+    private sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
 }
