@@ -11,23 +11,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # python3-h2: independent HTTP/2 peer for interop tests; openssl: certificates made without our code;
 # iproute2/iptables: network namespaces and fault injection; curl/socat: baselines and probes.
 # Nothing installed by hand survives to CI, so install what is missing (CI runs as root).
-packages=(python3-h2 openssl iproute2 iptables curl socat)
-missing=()
-for package in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-        missing+=("$package")
-    fi
-done
-if ((${#missing[@]} > 0)); then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "test.sh: missing Debian packages: ${missing[*]}" >&2
-        echo "test.sh: run as root, or: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
-        exit 1
-    fi
-    echo "test.sh: installing ${missing[*]}"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-fi
+./scripts/ensure-packages.sh python3-h2 openssl iproute2 iptables curl socat
 
 # --- 2. Build (Directory.Build.props sets TreatWarningsAsErrors) ------------------------------
 # nuget.config lists artifacts/packages as a source; restore fails if it does not exist yet.
