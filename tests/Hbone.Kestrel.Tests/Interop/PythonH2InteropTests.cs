@@ -68,6 +68,27 @@ public sealed class PythonH2InteropTests : IDisposable
     }
 
     [Fact]
+    [Trait("case", "CON-14")]
+    public async Task CON_14_python_h2_client_tunnels_stdin_to_stdout()
+    {
+        using var upstream = new TcpUpstream();
+        using var stop = new CancellationTokenSource();
+        var echo = upstream.RunEchoAsync(stop.Token);
+        await using var server = await HboneTestServer.StartAsync();
+        var payload = RandomNumberGenerator.GetBytes(200_000);
+
+        var result = await RunClientAsync(server.EndPoint, payload, "--authority", upstream.Authority, "--stdin");
+
+        Assert.True(result.ExitCode == ExitOk, result.ToString());
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(result.Stdout));
+        var log = await server.NextLogAsync();
+        Assert.Equal(200, log.StatusCode);
+        Assert.Equal(payload.Length, log.BytesFromPeer);
+        stop.Cancel();
+        await echo.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     [Trait("case", "CON-01")]
     public async Task CON_01_python_h2_connect_without_authority_gets_400()
     {
@@ -165,7 +186,10 @@ public sealed class PythonH2InteropTests : IDisposable
         Assert.Null(server.TryNextLog());
     }
 
-    private async Task<ClientResult> RunClientAsync(IPEndPoint server, params string[] arguments)
+    private Task<ClientResult> RunClientAsync(IPEndPoint server, params string[] arguments) =>
+        RunClientAsync(server, stdin: null, arguments);
+
+    private async Task<ClientResult> RunClientAsync(IPEndPoint server, byte[]? stdin, params string[] arguments)
     {
         var missing = s_h2Missing.Value;
         Assert.True(missing is null, missing);
@@ -186,12 +210,17 @@ public sealed class PythonH2InteropTests : IDisposable
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("python did not start");
-        process.StandardInput.Close();
         var stdout = new MemoryStream();
         var stdoutTask = process.StandardOutput.BaseStream.CopyToAsync(stdout);
         var stderrTask = process.StandardError.ReadToEndAsync();
         try
         {
+            if (stdin is not null)
+            {
+                await process.StandardInput.BaseStream.WriteAsync(stdin).AsTask().WaitAsync(Deadline);
+            }
+
+            process.StandardInput.Close();
             await process.WaitForExitAsync().WaitAsync(Deadline);
             await Task.WhenAll(stdoutTask, stderrTask).WaitAsync(Deadline);
         }
