@@ -62,6 +62,14 @@ public sealed class HboneTunnel : IDuplexPipe
     public Task<TunnelOutcome> CopyToAsync(Socket upstream, CancellationToken cancellationToken = default) =>
         new TunnelPump(this, upstream).RunAsync(cancellationToken);
 
+    /// <summary>
+    /// True when the peer ended its side with a HEADERS frame carrying fields (trailers) instead of DATA END_STREAM.
+    /// RFC 9113 §8.5 forbids any frame but DATA and stream management on a CONNECT stream; Kestrel accepts
+    /// trailers with END_STREAM as a normal end of the request body, so the tunnel checks for them itself.
+    /// </summary>
+    internal bool PeerSentTrailers =>
+        _httpContext.Features.Get<IHttpRequestTrailersFeature>() is { Available: true } trailers && trailers.Trailers.Count > 0;
+
     internal void AddBytesFromPeer(long count) => Interlocked.Add(ref _bytesFromPeer, count);
 
     internal void AddBytesToPeer(long count) => Interlocked.Add(ref _bytesToPeer, count);

@@ -127,6 +127,13 @@ internal sealed class TunnelPump
 
             if (result.IsCompleted)
             {
+                if (_tunnel.PeerSentTrailers)
+                {
+                    // RFC 9113 §8.5: a HEADERS frame on a connected stream is a stream error, not a half-close.
+                    _tunnel.Reset(Http2ErrorCodes.ProtocolError);
+                    return TunnelOutcome.PeerReset;
+                }
+
                 // END_STREAM from the peer becomes a FIN upstream; the other direction keeps flowing.
                 try
                 {

@@ -63,6 +63,9 @@ internal sealed class HboneTestServer : IAsyncDisposable
     public async Task<HboneTunnelLog> NextLogAsync(TimeSpan? timeout = null) =>
         await _logs.Reader.ReadAsync().AsTask().WaitAsync(timeout ?? TimeSpan.FromSeconds(15));
 
+    /// <summary>An access-log entry already written, without waiting; null when there is none.</summary>
+    public HboneTunnelLog? TryNextLog() => _logs.Reader.TryRead(out var entry) ? entry : null;
+
     public Task<RawHttp2Connection> ConnectAsync(Identity.Svid? client = null) =>
         RawHttp2Connection.OpenAsync(EndPoint, client ?? TestPki.Shared.Client);
 

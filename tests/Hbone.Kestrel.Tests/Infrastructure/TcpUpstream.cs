@@ -103,5 +103,21 @@ internal sealed class TcpUpstream : IDisposable
         }
     }
 
+    /// <summary>
+    /// Accepts (and closes) every connection already waiting in the backlog without blocking, then returns
+    /// <see cref="Accepted"/>. Call it after the server answered: a forwarder dials before it answers, so a
+    /// dial for that CONNECT is in the backlog by then.
+    /// </summary>
+    public int AcceptPending()
+    {
+        while (_listener.Poll(0, SelectMode.SelectRead))
+        {
+            _listener.Accept().Dispose();
+            Interlocked.Increment(ref Accepted);
+        }
+
+        return Volatile.Read(ref Accepted);
+    }
+
     public void Dispose() => _listener.Dispose();
 }
