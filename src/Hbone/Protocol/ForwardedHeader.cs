@@ -75,7 +75,7 @@ public static class ForwardedHeader
         {
             if (!HttpSyntax.IsQuotedPairChar(c))
             {
-                throw new ArgumentException("The value contains a character a quoted-string cannot carry.", nameof(value));
+                throw new ArgumentException("The host contains a character a quoted-string cannot carry.", "host");
             }
             if (c is '"' or '\\')
             {

@@ -1,27 +1,18 @@
+using System.Buffers;
+
 namespace Hbone.Protocol;
 
 /// <summary>Character classes of RFC 9110 shared by the header parsers.</summary>
 internal static class HttpSyntax
 {
+    private static readonly SearchValues<char> TokenChars =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
     /// <summary>True for a token character (RFC 9110 §5.6.2 tchar).</summary>
-    public static bool IsTokenChar(char c) => c < 128 && (char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c));
+    public static bool IsTokenChar(char c) => TokenChars.Contains(c);
 
     /// <summary>True when <paramref name="text"/> is a non-empty token.</summary>
-    public static bool IsToken(ReadOnlySpan<char> text)
-    {
-        if (text.IsEmpty)
-        {
-            return false;
-        }
-        foreach (char c in text)
-        {
-            if (!IsTokenChar(c))
-            {
-                return false;
-            }
-        }
-        return true;
-    }
+    public static bool IsToken(ReadOnlySpan<char> text) => !text.IsEmpty && !text.ContainsAnyExcept(TokenChars);
 
     /// <summary>True for optional whitespace (SP / HTAB).</summary>
     public static bool IsOws(char c) => c is ' ' or '\t';

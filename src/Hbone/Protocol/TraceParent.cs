@@ -70,14 +70,11 @@ public readonly struct TraceParent : IEquatable<TraceParent>
     /// <returns>The 55-character value.</returns>
     public override string ToString() => string.Create(Length, this, static (span, self) =>
     {
-        // Hex from bytes: ToHexString() would allocate two intermediate strings.
-        Span<byte> bytes = stackalloc byte[16];
+        // ActivityTraceId/ActivitySpanId cache their hex text, so ToHexString() does not allocate here.
         "00-".CopyTo(span);
-        self.TraceId.CopyTo(bytes);
-        Convert.TryToHexStringLower(bytes, span.Slice(3, 32), out _);
+        self.TraceId.ToHexString().CopyTo(span[3..]);
         span[35] = '-';
-        self.SpanId.CopyTo(bytes[..8]);
-        Convert.TryToHexStringLower(bytes[..8], span.Slice(36, 16), out _);
+        self.SpanId.ToHexString().CopyTo(span[36..]);
         span[52] = '-';
         ((int)self.Flags & 0xff).TryFormat(span[53..], out _, "x2");
     });
