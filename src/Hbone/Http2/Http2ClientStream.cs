@@ -1,0 +1,182 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace Hbone.Http2;
+
+/// <summary>
+/// One CONNECT stream of <see cref="Http2ClientConnection"/>. Received DATA is copied once into a pipe the
+/// application reads; flow-control credit goes back as the application consumes it.
+/// </summary>
+internal sealed class Http2ClientStream
+{
+    // Never pause the connection's reader on one stream: flow control already bounds what a stream may buffer.
+    private static readonly PipeOptions s_receiveOptions = new(pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 16 * 1024, useSynchronizationContext: false);
+
+    private readonly Http2ClientConnection _connection;
+    private readonly Pipe _receive = new(s_receiveOptions);
+    private readonly TaskCompletionSource<Http2Response> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Exception? _failure;
+
+    public Http2ClientStream(Http2ClientConnection connection, int id, long sendWindow, long receiveWindow)
+    {
+        _connection = connection;
+        Id = id;
+        SendWindow = sendWindow;
+        ReceiveAvailable = receiveWindow;
+    }
+
+    public int Id { get; }
+
+    // The next four are guarded by the connection's lock.
+    internal long SendWindow { get; set; }
+
+    internal long ReceiveAvailable { get; set; }
+
+    internal int ReceiveUnacked { get; set; }
+
+    internal bool LocalEnded { get; private set; }
+
+    internal bool RemoteEnded { get; private set; }
+
+    internal bool IsFinished => (LocalEnded && RemoteEnded) || _failure is not null;
+
+    public Http2ClientConnection Connection => _connection;
+
+    public Task<Http2Response> Response => _response.Task;
+
+    public PipeReader Input => _receive.Reader;
+
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        _connection.SendDataAsync(this, data, endStream: false, cancellationToken);
+
+    /// <summary>Sends END_STREAM (the tunnel's FIN) unless it was already sent.</summary>
+    public ValueTask CompleteWritesAsync(CancellationToken cancellationToken) =>
+        LocalEnded || _failure is not null ? ValueTask.CompletedTask : _connection.SendDataAsync(this, ReadOnlyMemory<byte>.Empty, endStream: true, cancellationToken);
+
+    /// <summary>Resets the stream (RST_STREAM); reads and writes fail afterwards.</summary>
+    public void Abort(Http2ErrorCode code = Http2ErrorCode.Cancel)
+    {
+        if (IsFinished)
+        {
+            return;
+        }
+
+        Fail(new Http2StreamResetException(code, $"The stream was reset locally ({code})."));
+        _connection.ResetStream(this, code);
+    }
+
+    public void OnConsumed(int count) => _connection.OnDataConsumed(this, count);
+
+    internal void MarkLocalEnded() => LocalEnded = true;
+
+    internal void ThrowIfCannotSendLocked()
+    {
+        if (_failure is not null)
+        {
+            throw _failure;
+        }
+
+        if (LocalEnded)
+        {
+            throw new InvalidOperationException("The stream's write side is already completed (END_STREAM sent).");
+        }
+    }
+
+    internal void OnHeaders(ResponseHeaderCollector headers, bool endStream)
+    {
+        if (_response.Task.IsCompleted)
+        {
+            // Trailers on a CONNECT stream are malformed (RFC 9113 §8.5): a stream error.
+            ProtocolError("HEADERS after the response on a CONNECT stream.");
+            return;
+        }
+
+        if (headers.Status is < 100 or > 999 || headers.HasInvalidPseudoHeader)
+        {
+            ProtocolError("The response has no valid :status or carries an unknown pseudo-header.");
+            return;
+        }
+
+        if (headers.Status < 200)
+        {
+            // Interim responses are skipped; the final one follows.
+            return;
+        }
+
+        if (endStream)
+        {
+            MarkRemoteEnded();
+        }
+
+        _response.TrySetResult(new Http2Response(headers.Status, headers.ToArray(), endStream));
+        if (IsFinished)
+        {
+            _connection.RemoveStream(this);
+        }
+    }
+
+    internal void OnData(in ReadOnlySequence<byte> data, bool endStream)
+    {
+        if (!_response.Task.IsCompleted)
+        {
+            ProtocolError("DATA before the response headers.");
+            return;
+        }
+
+        if (RemoteEnded || _failure is not null)
+        {
+            return;
+        }
+
+        var writer = _receive.Writer;
+        foreach (var segment in data)
+        {
+            writer.Write(segment.Span);
+        }
+
+        // Never waits: the pipe does not pause (see s_receiveOptions).
+        _ = writer.FlushAsync();
+        if (endStream)
+        {
+            MarkRemoteEnded();
+            if (IsFinished)
+            {
+                _connection.RemoveStream(this);
+            }
+        }
+    }
+
+    internal void OnReset(Http2ErrorCode code) => Fail(new Http2StreamResetException(code));
+
+    internal void OnConnectionAborted(Exception reason) => Fail(reason);
+
+    internal void FailLocalProtocolError(Http2ErrorCode code) =>
+        Fail(new Http2StreamResetException(code, $"The stream was reset for a protocol violation by the peer ({code})."));
+
+    private void ProtocolError(string message)
+    {
+        Fail(new Http2StreamResetException(Http2ErrorCode.ProtocolError, message));
+        _connection.ResetStream(this, Http2ErrorCode.ProtocolError);
+    }
+
+    private void MarkRemoteEnded()
+    {
+        RemoteEnded = true;
+        _receive.Writer.Complete();
+    }
+
+    private void Fail(Exception reason)
+    {
+        if (_failure is not null)
+        {
+            return;
+        }
+
+        _failure = reason;
+        _response.TrySetException(reason);
+        if (!RemoteEnded)
+        {
+            _receive.Writer.Complete(reason);
+        }
+    }
+}
