@@ -26,10 +26,7 @@ internal sealed partial class Http2ClientConnection
                     }
 
                     _pingAck = ack;
-                    Span<byte> payload = stackalloc byte[8];
-                    BinaryPrimitives.WriteInt64BigEndian(payload, ++_pingPayload);
-                    AppendFrameLocked(FrameType.Ping, FrameFlags.None, 0, payload);
-                    ScheduleWriteLocked();
+                    AppendPingLocked(++_pingPayload);
                 }
 
                 try
@@ -47,6 +44,14 @@ internal sealed partial class Http2ClientConnection
         catch (OperationCanceledException)
         {
         }
+    }
+
+    private void AppendPingLocked(long value)
+    {
+        Span<byte> payload = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(payload, value);
+        AppendFrameLocked(FrameType.Ping, FrameFlags.None, 0, payload);
+        ScheduleWriteLocked();
     }
 
     private void OnPingAck(long payload)
