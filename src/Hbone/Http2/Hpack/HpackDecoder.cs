@@ -48,7 +48,9 @@ internal sealed class HpackDecoder
 
     /// <summary>Decodes one complete header block (HEADERS and its CONTINUATIONs, concatenated).</summary>
     /// <exception cref="HpackDecodingException">The block is malformed (answer COMPRESSION_ERROR).</exception>
-    /// <exception cref="HpackHeaderListTooLargeException">The decoded header list exceeds the limit.</exception>
+    /// <exception cref="HpackHeaderListTooLargeException">
+    /// The decoded header list exceeds the limit; the dynamic table is then unusable (close the connection).
+    /// </exception>
     public void Decode(ReadOnlySpan<byte> block, IHpackHeaderHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
