@@ -38,9 +38,19 @@ internal sealed class HpackDecoder
     /// <summary>Number of entries in the dynamic table.</summary>
     public int DynamicTableCount => _dynamicTable.Count;
 
+    /// <summary>Entry <paramref name="index"/> of the dynamic table (1 = newest); for tests and diagnostics.</summary>
+    public void GetDynamicTableEntry(int index, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(index, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(index, _dynamicTable.Count);
+        _dynamicTable.Get(index, out name, out value);
+    }
+
     /// <summary>Decodes one complete header block (HEADERS and its CONTINUATIONs, concatenated).</summary>
     /// <exception cref="HpackDecodingException">The block is malformed (answer COMPRESSION_ERROR).</exception>
-    /// <exception cref="HpackHeaderListTooLargeException">The decoded header list exceeds the limit.</exception>
+    /// <exception cref="HpackHeaderListTooLargeException">
+    /// The decoded header list exceeds the limit; the dynamic table is then unusable (close the connection).
+    /// </exception>
     public void Decode(ReadOnlySpan<byte> block, IHpackHeaderHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);

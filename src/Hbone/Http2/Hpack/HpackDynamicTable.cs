@@ -11,7 +11,7 @@ internal sealed class HpackDynamicTable
 
     private readonly int _maxCapacity;
     private byte[] _data = [];
-    private Entry[] _entries;
+    private readonly Entry[] _entries;
     private int _oldest;      // ring index of the oldest entry
     private int _count;
     private int _dataEnd;     // end of the newest entry's bytes in _data
@@ -22,6 +22,7 @@ internal sealed class HpackDynamicTable
     {
         _maxCapacity = maxCapacity;
         _capacity = maxCapacity;
+        // Every entry counts at least 32 octets, so this many slots always suffice.
         _entries = new Entry[Math.Max(1, maxCapacity / EntryOverhead)];
     }
 
@@ -74,11 +75,6 @@ internal sealed class HpackDynamicTable
         value.CopyTo(_data.AsSpan(offset + name.Length));
         _dataEnd = offset + length;
 
-        if (_count == _entries.Length)
-        {
-            GrowEntries();
-        }
-
         _entries[(_oldest + _count) % _entries.Length] = new Entry(offset, name.Length, value.Length);
         _count++;
         _size += entrySize;
@@ -124,19 +120,6 @@ internal sealed class HpackDynamicTable
         }
 
         _dataEnd -= start;
-    }
-
-    private void GrowEntries()
-    {
-        // Only reachable with zero-length names and values (32 octets each) at the largest capacity.
-        var larger = new Entry[_entries.Length * 2];
-        for (int i = 0; i < _count; i++)
-        {
-            larger[i] = _entries[(_oldest + i) % _entries.Length];
-        }
-
-        _entries = larger;
-        _oldest = 0;
     }
 
     private struct Entry(int offset, int nameLength, int valueLength)
