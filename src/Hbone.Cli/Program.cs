@@ -1,10 +1,12 @@
 using System.CommandLine;
 using Hbone.Cli.Commands;
 
-var root = new RootCommand("hbone: HBONE (Istio ambient mesh tunnels) from the shell. Exit codes: 0 success (serve: also after a drain on SIGTERM/Ctrl+C), 1 error (one line on stderr).")
+var root = new RootCommand("hbone: HBONE (Istio ambient mesh tunnels) from the shell. Exit codes: 0 success (serve/forward: also after a drain on SIGTERM/Ctrl+C), 1 error (one line on stderr), 2 the HBONE server refused the CONNECT (connect).")
 {
     CertsCommand.Create(),
     ServeCommand.Create(),
+    ConnectCommand.Create(),
+    ForwardCommand.Create(),
 };
 
 var parse = root.Parse(args);

@@ -23,7 +23,8 @@ internal sealed class ClientTls
         _cipherSuites = OperatingSystem.IsLinux() ? CreateCipherSuites(options.SslProtocols) : null;
     }
 
-    public SslClientAuthenticationOptions Create(Svid certificate, IReadOnlyCollection<SpiffeId> expected) => new()
+    /// <summary>TLS options of one dial; <paramref name="rejection"/> receives why the server's certificate was refused.</summary>
+    public SslClientAuthenticationOptions Create(Svid certificate, IReadOnlyCollection<SpiffeId> expected, StrongBox<string?>? rejection = null) => new()
     {
         // SVIDs carry no DNS name: no SNI, and the server is checked by its SPIFFE ID below.
         TargetHost = string.Empty,
@@ -34,14 +35,19 @@ internal sealed class ClientTls
         AllowRenegotiation = false,
         AllowTlsResume = false,
         CipherSuitesPolicy = _cipherSuites,
-        RemoteCertificateValidationCallback = (_, server, chain, _) => IsExpectedServer(server, chain, expected),
+        RemoteCertificateValidationCallback = (_, server, chain, _) => IsExpectedServer(server, chain, expected, rejection),
     };
 
-    private bool IsExpectedServer(X509Certificate? server, X509Chain? chain, IReadOnlyCollection<SpiffeId> expected)
+    private bool IsExpectedServer(X509Certificate? server, X509Chain? chain, IReadOnlyCollection<SpiffeId> expected, StrongBox<string?>? rejection)
     {
-        if (server is not X509Certificate2 leaf || !_validator.TryValidate(leaf, chain?.ChainPolicy.ExtraStore, SvidRole.Server, out var id, out _))
+        if (server is not X509Certificate2 leaf)
         {
-            return false;
+            return Reject(rejection, "the server presented no certificate");
+        }
+
+        if (!_validator.TryValidate(leaf, chain?.ChainPolicy.ExtraStore, SvidRole.Server, out var id, out var error))
+        {
+            return Reject(rejection, $"the server's certificate is not a valid SVID ({error})");
         }
 
         if (expected.Count == 0)
@@ -57,6 +63,12 @@ internal sealed class ClientTls
             }
         }
 
+        return Reject(rejection, $"the server presented {id}, which is not an expected identity ({string.Join(", ", expected)})");
+    }
+
+    private static bool Reject(StrongBox<string?>? rejection, string reason)
+    {
+        rejection?.Value = reason;
         return false;
     }
 

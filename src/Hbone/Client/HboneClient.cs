@@ -179,8 +179,7 @@ public sealed partial class HboneClient : IAsyncDisposable
         try
         {
             var tls = new SslStream(outer, leaveInnerStreamOpen: false);
-            await tls.AuthenticateAsClientAsync(_tls.Create(certificate, request.ExpectedIdentities), cancellationToken).ConfigureAwait(false);
-            RequireH2(tls);
+            await AuthenticateAsync(tls, certificate, request.ExpectedIdentities, request.Destination, cancellationToken).ConfigureAwait(false);
             inner = await Http2ClientConnection.StartAsync(tls, _settings, _logger, cancellationToken).ConfigureAwait(false);
             if (!inner.TryReserveStream())
             {
@@ -213,15 +212,34 @@ public sealed partial class HboneClient : IAsyncDisposable
         }
     }
 
-    private Task<PooledConnection> DialAsync(HboneRequest request, HbonePoolKey key, Svid certificate, CancellationToken cancellationToken) =>
-        _dialPipeline.ExecuteAsync(
-            static async (state, token) =>
-            {
-                var (client, request, key, certificate) = state;
-                return await client.DialOnceAsync(request, key, certificate, token).ConfigureAwait(false);
-            },
-            (this, request, key, certificate),
-            cancellationToken).AsTask();
+    private async Task<PooledConnection> DialAsync(HboneRequest request, HbonePoolKey key, Svid certificate, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _dialPipeline.ExecuteAsync(
+                static async (state, token) =>
+                {
+                    var (client, request, key, certificate) = state;
+                    return await client.DialOnceAsync(request, key, certificate, token).ConfigureAwait(false);
+                },
+                (this, request, key, certificate),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            // A silent drop of port 15008 (a network policy) looks exactly like this.
+            throw new HboneException(HboneErrorReason.ConnectionFailed,
+                $"Dialing {key.Destination} timed out after {_options.ConnectTimeout.TotalSeconds:0.#} s (is the HBONE port blocked, maybe by a network policy?).", ex);
+        }
+        catch (SocketException ex)
+        {
+            throw new HboneException(HboneErrorReason.ConnectionFailed, $"Cannot connect to {key.Destination}: {ex.SocketErrorCode}.", ex);
+        }
+        catch (IOException ex)
+        {
+            throw new HboneException(HboneErrorReason.ConnectionFailed, $"The connection to {key.Destination} failed during the TLS handshake: {ex.Message}", ex);
+        }
+    }
 
     private async Task<PooledConnection> DialOnceAsync(HboneRequest request, HbonePoolKey key, Svid certificate, CancellationToken cancellationToken)
     {
@@ -232,8 +250,7 @@ public sealed partial class HboneClient : IAsyncDisposable
             ConfigureSocket(socket, key);
             await socket.ConnectAsync(key.Destination, cancellationToken).ConfigureAwait(false);
             var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-            await tls.AuthenticateAsClientAsync(_tls.Create(certificate, request.ExpectedIdentities), cancellationToken).ConfigureAwait(false);
-            RequireH2(tls);
+            await AuthenticateAsync(tls, certificate, request.ExpectedIdentities, key.Destination, cancellationToken).ConfigureAwait(false);
             var connection = await Http2ClientConnection.StartAsync(tls, _settings, _logger, cancellationToken).ConfigureAwait(false);
             _metrics.ConnectionOpened();
             Log.ConnectionOpened(_logger, key.ToString());
@@ -259,6 +276,24 @@ public sealed partial class HboneClient : IAsyncDisposable
         {
             socket.Bind(new System.Net.IPEndPoint(source, 0));
         }
+    }
+
+    /// <summary>The TLS handshake; a refused server certificate becomes an <see cref="HboneException"/> saying why (ID-08).</summary>
+    private async Task AuthenticateAsync(SslStream tls, Svid certificate, IReadOnlyCollection<SpiffeId> expected, System.Net.IPEndPoint server, CancellationToken cancellationToken)
+    {
+        var rejection = new System.Runtime.CompilerServices.StrongBox<string?>();
+        try
+        {
+            await tls.AuthenticateAsClientAsync(_tls.Create(certificate, expected, rejection), cancellationToken).ConfigureAwait(false);
+        }
+        catch (System.Security.Authentication.AuthenticationException ex)
+        {
+            var reason = rejection.Value ?? ex.Message;
+            throw new HboneException(rejection.Value is null ? HboneErrorReason.ConnectionFailed : HboneErrorReason.InvalidSvid,
+                $"TLS handshake with {server} failed: {reason}.", ex);
+        }
+
+        RequireH2(tls);
     }
 
     private static void RequireH2(SslStream tls)

@@ -7,7 +7,7 @@ namespace Hbone.Client;
 
 /// <summary>
 /// An open HBONE tunnel: a duplex stream that exists only after the server answered 200. Writes become DATA,
-/// <see cref="CompleteWritesAsync"/> sends END_STREAM (a FIN at the far end), <see cref="Abort"/> sends
+/// <see cref="CompleteWritesAsync"/> sends END_STREAM (a FIN at the far end), <see cref="Abort()"/> sends
 /// RST_STREAM CANCEL (a TCP RST at the far end). Reads end with 0 at the server's END_STREAM and throw
 /// <see cref="Http2StreamResetException"/> when it resets the stream.
 /// </summary>
@@ -123,6 +123,16 @@ public sealed class HboneStream : Stream
 
     /// <summary>Resets the tunnel (RST_STREAM CANCEL); the far end's TCP connection is reset.</summary>
     public void Abort() => _stream.Abort(Http2ErrorCode.Cancel);
+
+    /// <summary>Resets the tunnel with <paramref name="errorCode"/>; use CONNECT_ERROR when the local TCP side was reset.</summary>
+    public void Abort(Http2ErrorCode errorCode) => _stream.Abort(errorCode);
+
+    /// <summary>
+    /// Copies between this tunnel and <paramref name="socket"/> until both sides half-closed, keeping half-close
+    /// both ways: a socket RST resets the stream with CONNECT_ERROR, a stream reset resets the socket.
+    /// </summary>
+    public Task<TunnelOutcome> BridgeAsync(System.Net.Sockets.Socket socket, CancellationToken cancellationToken = default) =>
+        new SocketBridge(this, socket).RunAsync(cancellationToken);
 
     /// <inheritdoc />
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
