@@ -103,11 +103,13 @@ log "building Hbone.Cli and Hbone.TunnelBench (Release)"
 for project in src/Hbone.Cli benchmarks/Hbone.TunnelBench; do
     dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || fail_with_log "build of $project failed" build
 done
-hbone() { dotnet src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll "$@"; }
-bench() { dotnet benchmarks/Hbone.TunnelBench/bin/Release/net10.0/Hbone.TunnelBench.dll "$@"; }
+# Arrays, not shell functions: a function started with & runs in a subshell, and $! would be that
+# subshell's pid instead of the dotnet process's (stopping it would leave dotnet running).
+hbone=(dotnet src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll)
+bench=(dotnet benchmarks/Hbone.TunnelBench/bin/Release/net10.0/Hbone.TunnelBench.dll)
 
 certs=$work/certs
-hbone certs --out "$certs" --trust-domain cluster.local --identity default/server --identity default/client >"$work/certs.log" 2>&1 \
+"${hbone[@]}" certs --out "$certs" --trust-domain cluster.local --identity default/server --identity default/client >"$work/certs.log" 2>&1 \
     || fail_with_log "hbone certs failed" certs
 server_id=spiffe://cluster.local/ns/default/sa/server
 client_id=spiffe://cluster.local/ns/default/sa/client
@@ -116,12 +118,12 @@ log "starting the upstreams: iperf3 -s and the echo server"
 iperf_port=$(free_port)
 start iperf3-server iperf3 -s -B 127.0.0.1 -p "$iperf_port"
 wait_port "$iperf_port" "$LAST_PID" iperf3-server
-start echo bench echo --listen 127.0.0.1:0
+start echo "${bench[@]}" echo --listen 127.0.0.1:0
 echo_port=$(wait_line echo 'listening on [0-9.]+:[0-9]+' "$LAST_PID" | grep -oE '[0-9]+$')
 
 # 'hbone forward --help' cannot tell: an unknown command with --help still prints the root help and exits 0.
 forward_available=0
-hbone --help | awk '/^Commands:/ { listed = 1 } listed && $1 == "forward" { found = 1 } END { exit !found }' && forward_available=1
+"${hbone[@]}" --help | awk '/^Commands:/ { listed = 1 } listed && $1 == "forward" { found = 1 } END { exit !found }' && forward_available=1
 
 # --- Tunnels: each sets ENTRY (the port the client connects to) and TUNNEL_PIDS ("name=pid,...").
 tunnel_direct() { ENTRY=$1 TUNNEL_PIDS=""; }
@@ -151,12 +153,12 @@ sslVersionMax = TLSv1.3"
 
 tunnel_hbone() {
     local upstream=$1 via forward_port serve_pid
-    start serve hbone serve --listen 127.0.0.1:0 --cert "$certs/server.pem" --key "$certs/server.key" --ca "$certs/ca.pem" \
+    start serve "${hbone[@]}" serve --listen 127.0.0.1:0 --cert "$certs/server.pem" --key "$certs/server.key" --ca "$certs/ca.pem" \
         --allow "$client_id" --drain-timeout 1
     serve_pid=$LAST_PID
     via=$(wait_line serve 'https://[0-9.]+:[0-9]+' "$serve_pid" | sed 's#https://##')
     forward_port=$(free_port)
-    start forward hbone forward --listen "127.0.0.1:$forward_port" --via "$via" --target "127.0.0.1:$upstream" \
+    start forward "${hbone[@]}" forward --listen "127.0.0.1:$forward_port" --via "$via" --target "127.0.0.1:$upstream" \
         --cert "$certs/client.pem" --key "$certs/client.key" --ca "$certs/ca.pem" --expect "$server_id"
     wait_port "$forward_port" "$LAST_PID" forward
     ENTRY=$forward_port TUNNEL_PIDS="forward=$LAST_PID,serve=$serve_pid"
@@ -184,13 +186,13 @@ measure_row() {
     "tunnel_$row" "$echo_port"
     log "$row: latency (1 KB, $latency_count round trips after $latency_warmup, $runs run(s))"
     for run in $(seq 1 "$runs"); do
-        bench latency --target "127.0.0.1:$ENTRY" --size 1024 --count "$latency_count" --warmup "$latency_warmup" \
+        "${bench[@]}" latency --target "127.0.0.1:$ENTRY" --size 1024 --count "$latency_count" --warmup "$latency_warmup" \
             >"$work/$row-latency-$run.json"
         p50+=("$(json "$work/$row-latency-$run.json" 'd["p50_us"]')")
         p99+=("$(json "$work/$row-latency-$run.json" 'd["p99_us"]')")
     done
     log "$row: new tunnels per second (C=$conn_concurrency, $conn_seconds s)"
-    bench connrate --target "127.0.0.1:$ENTRY" --seconds "$conn_seconds" --concurrency "$conn_concurrency" >"$work/$row-connrate.json"
+    "${bench[@]}" connrate --target "127.0.0.1:$ENTRY" --seconds "$conn_seconds" --concurrency "$conn_concurrency" >"$work/$row-connrate.json"
     {
         echo "gbits=(${gbits[*]})"
         echo "p50=(${p50[*]})"
@@ -201,7 +203,7 @@ measure_row() {
     if [[ -n $TUNNEL_PIDS ]]; then
         log "$row: memory per idle tunnel ($idle_count connections)"
         local status=0
-        bench idle --target "127.0.0.1:$ENTRY" --count "$idle_count" --pids "$TUNNEL_PIDS" --timeout 180 \
+        "${bench[@]}" idle --target "127.0.0.1:$ENTRY" --count "$idle_count" --pids "$TUNNEL_PIDS" --timeout 180 \
             >"$work/$row-idle.json" || status=$?
         local idle="failed (exit $status)" threads=""
         if [[ -s $work/$row-idle.json ]]; then
