@@ -16,8 +16,8 @@ internal static class EchoServer
         Console.Out.WriteLine($"listening on {listener.LocalEndPoint}");
         Console.Out.Flush();
 
+        // Handlers catch everything themselves; the set is what shutdown needs (to close what is still open).
         var connections = new HashSet<Socket>();
-        var handlers = new List<Task>();
         try
         {
             while (!token.IsCancellationRequested)
@@ -36,11 +36,7 @@ internal static class EchoServer
                 {
                     connections.Add(socket);
                 }
-                handlers.Add(EchoAsync(socket, connections, token));
-                if (handlers.Count >= 1024)
-                {
-                    handlers.RemoveAll(t => t.IsCompleted);
-                }
+                _ = EchoAsync(socket, connections, token);
             }
         }
         finally
@@ -52,7 +48,6 @@ internal static class EchoServer
                     socket.Dispose();
                 }
             }
-            await Task.WhenAll(handlers);
         }
         return 0;
     }

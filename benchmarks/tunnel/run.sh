@@ -272,11 +272,13 @@ report=artifacts/tunnel-bench/$stamp.md
             continue
         fi
         g=$(median "${gbits[@]}") l50=$(median "${p50[@]}") l99=$(median "${p99[@]}")
-        if [[ $row == direct ]]; then base_gbits=$g base_p50=$l50 base_rate=$connrate; fi
+        errors=""
+        if ((connerrors > 0)); then errors=", $connerrors errors"; fi
         if [[ $row == direct ]]; then
-            echo "| direct | $(fmt 2 "$g") | $(fmt 1 "$l50") | $(fmt 1 "$l99") | $(fmt 0 "$connrate") | - |"
+            base_gbits=$g base_p50=$l50 base_rate=$connrate
+            echo "| direct | $(fmt 2 "$g") | $(fmt 1 "$l50") | $(fmt 1 "$l99") | $(fmt 0 "$connrate")$errors | - |"
         else
-            echo "| $row | $(fmt 2 "$g") ($(ratio "$g" "${base_gbits:-0}")) | $(fmt 1 "$l50") ($(ratio "$l50" "${base_p50:-0}")) | $(fmt 1 "$l99") | $(fmt 0 "$connrate") ($(ratio "$connrate" "${base_rate:-0}"))$( ((connerrors > 0)) && echo ", $connerrors errors") | ${idle:-} |"
+            echo "| $row | $(fmt 2 "$g") ($(ratio "$g" "${base_gbits:-0}")) | $(fmt 1 "$l50") ($(ratio "$l50" "${base_p50:-0}")) | $(fmt 1 "$l99") | $(fmt 0 "$connrate") ($(ratio "$connrate" "${base_rate:-0}"))$errors | ${idle:-} |"
         fi
     done
     echo
