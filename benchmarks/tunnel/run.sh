@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# End-to-end tunnel benchmark: the same TCP load, on this machine, in one run, through
+#   direct   client -> upstream (the baseline every ratio is taken against)
+#   stunnel  client -> stunnel (client, TLS 1.3 + client cert) -> stunnel (server) -> upstream
+#   hbone    client -> hbone forward -> hbone serve (HTTP/2 CONNECT over mTLS) -> upstream
+# Columns: iperf3 single-stream throughput, 1 KB request/response latency over a warm tunnel,
+# new tunnels per second, RSS per idle tunnel. Upstreams are iperf3 -s and Hbone.TunnelBench's
+# echo server. Everything listens on 127.0.0.1 and is stopped on exit, also on failure.
+#
+# Usage: benchmarks/tunnel/run.sh [--quick]
+#   --quick  1 run per figure, 2 s iperf3, 2 s connrate, 1,000 idle tunnels: checks the script works.
+# Writes the markdown table to stdout and to artifacts/tunnel-bench/<date>.md; progress goes to stderr.
+# Exit codes: 0 table written (a row may still say "failed" or "not available"), 1 set-up error.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+command_line="benchmarks/tunnel/run.sh${*:+ $*}"
+
+quick=0
+for arg in "$@"; do
+    case $arg in
+        --quick) quick=1 ;;
+        -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown argument '$arg' (see --help)" >&2; exit 1 ;;
+    esac
+done
+if ((quick)); then
+    runs=1 iperf_seconds=2 conn_seconds=2 idle_count=1000 latency_count=2000 latency_warmup=200
+else
+    runs=3 iperf_seconds=5 conn_seconds=5 idle_count=10000 latency_count=10000 latency_warmup=1000
+fi
+conn_concurrency=4
+
+log() { printf 'tunnel-bench: %s\n' "$*" >&2; }
+
+./scripts/ensure-packages.sh iperf3 stunnel4 socat >&2
+# An idle stunnel tunnel holds 2 descriptors in each stunnel process, and stunnel itself admits at most
+# 125/256 of its descriptor limit as clients; children inherit this limit. Where the hard limit cannot be
+# raised (no CAP_SYS_RESOURCE), the idle test opens fewer tunnels, the same number for every row, and says so.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+idle_requested=$idle_count
+idle_cap=$(( ($(ulimit -n) * 125 / 256 - 100) / 100 * 100 ))
+if ((idle_count > idle_cap)); then
+    idle_count=$idle_cap
+    log "ulimit -n is $(ulimit -n) and cannot be raised: the idle test opens $idle_count tunnels instead of $idle_requested"
+fi
+
+stamp=$(date -u '+%Y-%m-%d-%H%M%S')
+logs=artifacts/tunnel-bench/$stamp-logs
+work=$(mktemp -d -t tunnel-bench.XXXXXX)
+touch "$work/pids"
+
+# Stops the given pids: SIGTERM, up to 5 s for them to exit, then SIGKILL.
+stop_pids() {
+    local pid
+    (($# == 0)) && return 0
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 1 50); do
+        local alive=0
+        for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        ((alive)) || return 0
+        sleep 0.1
+    done
+    for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+cleanup() {
+    local status=$?
+    mapfile -t all <"$work/pids"
+    stop_pids "${all[@]}"
+    if ((status != 0)); then log "failed (exit $status)"; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Starts a command in the background with its output in $work/NAME.log; sets LAST_PID.
+start() {
+    local name=$1; shift
+    "$@" >"$work/$name.log" 2>&1 &
+    LAST_PID=$!
+    echo "$LAST_PID" >>"$work/pids"
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+fail_with_log() { log "$1"; sed 's/^/  | /' "$work/$2.log" | tail -20 >&2; return 1; }
+# Bounded wait (15 s) for a TCP listener on 127.0.0.1:PORT owned by a process that must stay alive.
+wait_port() {
+    local port=$1 pid=$2 name=$3
+    for _ in $(seq 1 150); do
+        kill -0 "$pid" 2>/dev/null || { fail_with_log "$name exited before listening on $port" "$name"; return 1; }
+        [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]] && return 0
+        sleep 0.1
+    done
+    fail_with_log "$name is not listening on $port after 15 s" "$name"
+}
+# Bounded wait (15 s) for a line matching PATTERN in $work/NAME.log; prints the first match.
+wait_line() {
+    local name=$1 pattern=$2 pid=$3
+    for _ in $(seq 1 150); do
+        if grep -qE "$pattern" "$work/$name.log" 2>/dev/null; then grep -m1 -oE "$pattern" "$work/$name.log"; return 0; fi
+        kill -0 "$pid" 2>/dev/null || { fail_with_log "$name exited before printing '$pattern'" "$name"; return 1; }
+        sleep 0.1
+    done
+    fail_with_log "$name printed no '$pattern' after 15 s" "$name"
+}
+json() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+median() { python3 -c 'import statistics, sys; print(statistics.median(float(v) for v in sys.argv[1:]))' "$@"; }
+
+log "building Hbone.Cli and Hbone.TunnelBench (Release)"
+for project in src/Hbone.Cli benchmarks/Hbone.TunnelBench; do
+    dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || fail_with_log "build of $project failed" build
+done
+# Arrays, not shell functions: a function started with & runs in a subshell, and $! would be that
+# subshell's pid instead of the dotnet process's (stopping it would leave dotnet running).
+hbone=(dotnet src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll)
+bench=(dotnet benchmarks/Hbone.TunnelBench/bin/Release/net10.0/Hbone.TunnelBench.dll)
+
+certs=$work/certs
+"${hbone[@]}" certs --out "$certs" --trust-domain cluster.local --identity default/server --identity default/client >"$work/certs.log" 2>&1 \
+    || fail_with_log "hbone certs failed" certs
+server_id=spiffe://cluster.local/ns/default/sa/server
+client_id=spiffe://cluster.local/ns/default/sa/client
+
+log "starting the upstreams: iperf3 -s and the echo server"
+iperf_port=$(free_port)
+start iperf3-server iperf3 -s -B 127.0.0.1 -p "$iperf_port"
+wait_port "$iperf_port" "$LAST_PID" iperf3-server
+start echo "${bench[@]}" echo --listen 127.0.0.1:0
+echo_port=$(wait_line echo 'listening on [0-9.]+:[0-9]+' "$LAST_PID" | grep -oE '[0-9]+$')
+
+# 'hbone forward --help' cannot tell: an unknown command with --help still prints the root help and exits 0.
+forward_available=0
+"${hbone[@]}" --help | awk '/^Commands:/ { listed = 1 } listed && $1 == "forward" { found = 1 } END { exit !found }' && forward_available=1
+
+# --- Tunnels: each sets ENTRY (the port the client connects to) and TUNNEL_PIDS ("name=pid,...").
+tunnel_direct() { ENTRY=$1 TUNNEL_PIDS=""; }
+
+tunnel_stunnel() {
+    local upstream=$1 server_port client_port common
+    server_port=$(free_port) client_port=$(free_port)
+    common="foreground = yes
+pid =
+syslog = no
+debug = 4
+CAfile = $certs/ca.pem
+verifyChain = yes
+sslVersionMin = TLSv1.3
+sslVersionMax = TLSv1.3"
+    printf '%s\n[bench]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\nkey = %s\nrequireCert = yes\n' \
+        "$common" "$server_port" "$upstream" "$certs/server.pem" "$certs/server.key" >"$work/stunnel-server.conf"
+    printf '%s\n[bench]\nclient = yes\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\nkey = %s\n' \
+        "$common" "$client_port" "$server_port" "$certs/client.pem" "$certs/client.key" >"$work/stunnel-client.conf"
+    start stunnel-server stunnel "$work/stunnel-server.conf"
+    local server_pid=$LAST_PID
+    wait_port "$server_port" "$server_pid" stunnel-server
+    start stunnel-client stunnel "$work/stunnel-client.conf"
+    wait_port "$client_port" "$LAST_PID" stunnel-client
+    ENTRY=$client_port TUNNEL_PIDS="stunnel-client=$LAST_PID,stunnel-server=$server_pid"
+}
+
+tunnel_hbone() {
+    local upstream=$1 via forward_port serve_pid
+    start serve "${hbone[@]}" serve --listen 127.0.0.1:0 --cert "$certs/server.pem" --key "$certs/server.key" --ca "$certs/ca.pem" \
+        --allow "$client_id" --drain-timeout 1
+    serve_pid=$LAST_PID
+    via=$(wait_line serve 'https://[0-9.]+:[0-9]+' "$serve_pid" | sed 's#https://##')
+    forward_port=$(free_port)
+    start forward "${hbone[@]}" forward --listen "127.0.0.1:$forward_port" --via "$via" --target "127.0.0.1:$upstream" \
+        --cert "$certs/client.pem" --key "$certs/client.key" --ca "$certs/ca.pem" --expect "$server_id"
+    wait_port "$forward_port" "$LAST_PID" forward
+    ENTRY=$forward_port TUNNEL_PIDS="forward=$LAST_PID,serve=$serve_pid"
+}
+
+stop_tunnel() {
+    [[ -z $TUNNEL_PIDS ]] && return 0
+    local pids
+    mapfile -t pids < <(tr ',' '\n' <<<"$TUNNEL_PIDS" | cut -d= -f2)
+    stop_pids "${pids[@]}"
+}
+
+# --- One row: runs in a subshell with set -e; writes KEY=VALUE results to $work/ROW.result.
+measure_row() {
+    local row=$1 out=$work/$row.result run gbits=() p50=() p99=()
+    log "$row: throughput (iperf3 -t $iperf_seconds, $runs run(s))"
+    "tunnel_$row" "$iperf_port"
+    for run in $(seq 1 "$runs"); do
+        iperf3 -c 127.0.0.1 -p "$ENTRY" -t "$iperf_seconds" -J >"$work/$row-iperf-$run.json" || {
+            log "$row: iperf3 failed: $(json "$work/$row-iperf-$run.json" 'd.get("error")' 2>/dev/null)"; return 1; }
+        gbits+=("$(json "$work/$row-iperf-$run.json" 'round(d["end"]["sum_received"]["bits_per_second"] / 1e9, 2)')")
+    done
+    stop_tunnel
+
+    "tunnel_$row" "$echo_port"
+    log "$row: latency (1 KB, $latency_count round trips after $latency_warmup, $runs run(s))"
+    for run in $(seq 1 "$runs"); do
+        "${bench[@]}" latency --target "127.0.0.1:$ENTRY" --size 1024 --count "$latency_count" --warmup "$latency_warmup" \
+            >"$work/$row-latency-$run.json"
+        p50+=("$(json "$work/$row-latency-$run.json" 'd["p50_us"]')")
+        p99+=("$(json "$work/$row-latency-$run.json" 'd["p99_us"]')")
+    done
+    log "$row: new tunnels per second (C=$conn_concurrency, $conn_seconds s)"
+    "${bench[@]}" connrate --target "127.0.0.1:$ENTRY" --seconds "$conn_seconds" --concurrency "$conn_concurrency" >"$work/$row-connrate.json"
+    {
+        echo "gbits=(${gbits[*]})"
+        echo "p50=(${p50[*]})"
+        echo "p99=(${p99[*]})"
+        echo "connrate=$(json "$work/$row-connrate.json" 'd["connections_per_s"]')"
+        echo "connerrors=$(json "$work/$row-connrate.json" 'd["errors"]')"
+    } >"$out"
+    if [[ -n $TUNNEL_PIDS ]]; then
+        log "$row: memory per idle tunnel ($idle_count connections)"
+        local status=0
+        "${bench[@]}" idle --target "127.0.0.1:$ENTRY" --count "$idle_count" --pids "$TUNNEL_PIDS" --timeout 180 \
+            >"$work/$row-idle.json" || status=$?
+        local idle="failed (exit $status)" threads=""
+        if [[ -s $work/$row-idle.json ]]; then
+            idle=$(json "$work/$row-idle.json" \
+                '"%.1f KiB (%s)%s" % (d["total_rss_delta_per_conn_bytes"] / 1024, " + ".join("%s %.1f" % (p["name"], p["rss_delta_per_conn_bytes"] / 1024) for p in d["processes"]), "" if d["opened"] == d["requested"] else "; only %d of %d opened: %s" % (d["opened"], d["requested"], d.get("first_error")))')
+            threads=$(json "$work/$row-idle.json" '", ".join("%s %d->%d" % (p["name"], p["threads_before"], p["threads_after"]) for p in d["processes"])')
+        fi
+        printf 'idle=%q\nidle_threads=%q\n' "$idle" "$threads" >>"$out"
+    fi
+    stop_tunnel
+}
+
+for row in direct stunnel hbone; do
+    if [[ $row == hbone ]] && ((!forward_available)); then
+        echo 'skip="not available (hbone forward missing)"' >"$work/$row.result"
+        log "hbone: not available (hbone forward missing)"
+        continue
+    fi
+    # Not "( ... ) || status=$?": a || list would switch set -e off inside the subshell.
+    set +e
+    (set -e; TUNNEL_PIDS=""; trap stop_tunnel EXIT; measure_row "$row")
+    status=$?
+    set -e
+    if ((status != 0)); then
+        mkdir -p "$logs" && cp "$work"/*.log "$work"/*.conf "$logs"/ 2>/dev/null || true
+        log "$row: failed (exit $status); the processes' logs are kept in $logs"
+        printf 'skip=%q\n' "failed (exit $status; logs in $logs)" >"$work/$row.result"
+    fi
+done
+
+# --- The report.
+fmt() { printf '%.*f' "$1" "$2"; }
+ratio() { python3 -c 'import sys; b = float(sys.argv[2]); print("%.2f×" % (float(sys.argv[1]) / b) if b else "-")' "$1" "$2"; }
+date_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
+mkdir -p artifacts/tunnel-bench
+report=artifacts/tunnel-bench/$stamp.md
+{
+    echo "### Tunnel benchmark, $date_utc$( ((quick)) && echo ' (--quick: a smoke run, not a measurement)')"
+    echo
+    echo "- Command: \`$command_line\`"
+    echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME");" \
+        "load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- Versions: .NET $(dotnet --list-runtimes | grep -m1 NETCore.App | cut -d' ' -f2), $(stunnel -version 2>&1 | grep -m1 -oE 'stunnel [0-9.]+'), $(iperf3 --version | grep -m1 -oE 'iperf [0-9.]+'), $(openssl version | cut -d' ' -f1-2)"
+    echo "- Throughput and latency: median of $runs run(s); throughput is iperf3's receiver side, single stream, -t $iperf_seconds;" \
+        "latency is $latency_count round trips of 1,024 bytes on one warm connection after $latency_warmup warm-up."
+    echo "- New tunnels/s: connect, 1 byte there and back, close; $conn_concurrency workers, $conn_seconds s, one run."
+    echo "- Idle memory: VmRSS growth of the tunnel's processes over $idle_count open connections (each echoed 1 byte), per connection$( ((idle_count < idle_requested)) && echo " ($idle_count, not $idle_requested: ulimit -n is $(ulimit -n) here and cannot be raised; stunnel admits 125/256 of it as clients)")."
+    echo "- Ratios are against the direct row of this same run."
+    echo
+    echo "| Path | Throughput (Gbit/s) | 1 KB RTT p50 (µs) | 1 KB RTT p99 (µs) | New tunnels/s | RSS per idle tunnel |"
+    echo "|---|---:|---:|---:|---:|---|"
+    base_gbits="" base_p50="" base_rate=""
+    for row in direct stunnel hbone; do
+        unset skip gbits p50 p99 connrate connerrors idle idle_threads
+        # shellcheck disable=SC1090
+        . "$work/$row.result"
+        if [[ -n ${skip:-} ]]; then
+            echo "| $row | $skip | | | | |"
+            continue
+        fi
+        g=$(median "${gbits[@]}") l50=$(median "${p50[@]}") l99=$(median "${p99[@]}")
+        errors=""
+        if ((connerrors > 0)); then errors=", $connerrors errors"; fi
+        if [[ $row == direct ]]; then
+            base_gbits=$g base_p50=$l50 base_rate=$connrate
+            echo "| direct | $(fmt 2 "$g") | $(fmt 1 "$l50") | $(fmt 1 "$l99") | $(fmt 0 "$connrate")$errors | - |"
+        else
+            echo "| $row | $(fmt 2 "$g") ($(ratio "$g" "${base_gbits:-0}")) | $(fmt 1 "$l50") ($(ratio "$l50" "${base_p50:-0}")) | $(fmt 1 "$l99") | $(fmt 0 "$connrate") ($(ratio "$connrate" "${base_rate:-0}"))$errors | ${idle:-} |"
+        fi
+    done
+    echo
+    echo "Every run (Gbit/s; p50/p99 µs), and threads before->after the idle test:"
+    echo
+    for row in direct stunnel hbone; do
+        unset skip gbits p50 p99 idle_threads
+        # shellcheck disable=SC1090
+        . "$work/$row.result"
+        [[ -n ${skip:-} ]] && continue
+        line="- $row: throughput ${gbits[*]}; latency"
+        for i in "${!p50[@]}"; do line+=" ${p50[$i]}/${p99[$i]}"; done
+        [[ -n ${idle_threads:-} ]] && line+="; threads $idle_threads"
+        echo "$line"
+    done
+} | tee "$report"
+log "written to $report"
