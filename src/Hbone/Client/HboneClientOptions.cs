@@ -39,8 +39,12 @@ public sealed class HboneClientOptions
     /// <summary>Connection receive window; keep it at least 4 × the stream window. Default 16 MiB.</summary>
     public int InitialConnectionWindowSize { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>Largest frame accepted from servers. Default 1 MiB.</summary>
-    public int MaxFrameSize { get; set; } = 1024 * 1024;
+    /// <summary>
+    /// Largest frame accepted from servers (SETTINGS_MAX_FRAME_SIZE). Default 16 KiB, the RFC minimum: Kestrel
+    /// allocates a buffer of this size per connection, so ztunnel's 1 MiB would cost every Kestrel server 1 MiB
+    /// per connection, while 16 KiB DATA frames already fill a TLS record (see docs/benchmarks.md).
+    /// </summary>
+    public int MaxFrameSize { get; set; } = 16 * 1024;
 
     /// <summary>Largest response header list accepted. Default 16 KiB.</summary>
     public int MaxResponseHeadersSize { get; set; } = 16 * 1024;

@@ -7,7 +7,7 @@ internal sealed class Http2ConnectionSettings
 
     public int InitialConnectionWindowSize { get; init; } = 16 * 1024 * 1024;
 
-    public int MaxFrameSize { get; init; } = 1024 * 1024;
+    public int MaxFrameSize { get; init; } = 16 * 1024;
 
     public int MaxHeaderListSize { get; init; } = 16 * 1024;
 

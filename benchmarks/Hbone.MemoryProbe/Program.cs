@@ -1,0 +1,32 @@
+using System.Diagnostics;
+using Hbone.MemoryProbe;
+
+// Live managed memory per idle tunnel, client and server in one process, and (optionally) which types hold it.
+//   Hbone.MemoryProbe [--count 5000] [--streams-per-connection 100] [--types 25]
+//   Hbone.MemoryProbe heap-types PID TOP      (used by --types: attaches to PID with ClrMD)
+if (args.Length >= 3 && args[0] == "heap-types")
+{
+    HeapTypes.Print(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+    return 0;
+}
+
+var count = Argument("--count", 5000);
+var streams = Argument("--streams-per-connection", 100);
+var types = Argument("--types", 0);
+await using var probe = await TunnelProbe.StartAsync(streams);
+var perTunnel = await probe.MeasureAsync(count);
+Console.WriteLine($"{{\"test\":\"inproc-idle\",\"tunnels\":{count},\"streams_per_connection\":{streams},\"managed_bytes_per_tunnel\":{perTunnel}}}");
+if (types > 0)
+{
+    // ClrMD attaches from another process (ptrace); the tunnels stay open meanwhile.
+    using var child = Process.Start(new ProcessStartInfo("dotnet", [typeof(Program).Assembly.Location, "heap-types", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), types.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
+    await child.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+}
+
+return 0;
+
+int Argument(string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+}
