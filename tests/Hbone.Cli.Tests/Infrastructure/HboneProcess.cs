@@ -100,6 +100,10 @@ internal sealed partial class HboneProcess : IDisposable
     public Task<string> WaitForStdoutAsync(Func<string, bool> match, TimeSpan? timeout = null) =>
         WaitForLineAsync(_stdout, match, timeout ?? TimeSpan.FromSeconds(15));
 
+    /// <summary>Waits for a stderr line (a startup line) matching <paramref name="match"/>.</summary>
+    public Task<string> WaitForStderrAsync(Func<string, bool> match, TimeSpan? timeout = null) =>
+        WaitForLineAsync(_stderr, match, timeout ?? TimeSpan.FromSeconds(30));
+
     /// <summary>Sends a signal; <see cref="Process.Kill()"/> can only send SIGKILL.</summary>
     public void Signal(int signal)
     {
