@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Hbone.Cli.Tests.Infrastructure;
@@ -89,6 +90,52 @@ public sealed class ConnectCommandTests(DevelopmentCertificates certs) : IClassF
         ClientCommands.AssertOneLine(code, [Encoding.UTF8.GetString(stdout)], stderr, 2, "hbone: refused: ", "status=503", closed);
         var line = await serve.WaitForStdoutAsync(l => l.Contains("status=", StringComparison.Ordinal));
         Assert.Contains("status=503", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_exits_0_when_the_server_side_ends_while_stdin_stays_open()
+    {
+        await using var greeter = new ScriptedTcpServer(async (socket, token) =>
+        {
+            await socket.SendAsync(Encoding.UTF8.GetBytes("hello from upstream\n"), SocketFlags.None, token);
+            socket.Shutdown(SocketShutdown.Send);
+        });
+        using var serve = HboneProcess.Start(certs.ServeArgs());
+        var (address, _) = await serve.WaitForListeningAsync();
+
+        // HboneProcess keeps stdin open and never writes to it: only the server's END_STREAM can end the command.
+        using var connect = HboneProcess.Start(certs.ClientArgs("connect", address, greeter.EndPoint.ToString()));
+        var code = await connect.WaitForExitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(code == 0, $"exit {code}. {connect.Describe()}");
+        Assert.Equal(["hello from upstream"], connect.Stdout);
+        Assert.Empty(connect.Stderr);
+    }
+
+    [Fact]
+    public async Task Connect_exits_1_with_one_line_when_the_upstream_resets_the_connection()
+    {
+        using var upstreamSaw = new SemaphoreSlim(0);
+        await using var resetter = new ScriptedTcpServer(async (socket, token) =>
+        {
+            var buffer = new byte[64];
+            await socket.ReceiveAsync(buffer, SocketFlags.None, token);
+            socket.LingerState = new LingerOption(true, 0);
+            upstreamSaw.Release();
+        });
+        using var serve = HboneProcess.Start(certs.ServeArgs());
+        var (address, _) = await serve.WaitForListeningAsync();
+
+        using var connect = HboneProcess.Start(certs.ClientArgs("connect", address, resetter.EndPoint.ToString()));
+        await using (var stdin = connect.StandardInput)
+        {
+            await stdin.WriteLineAsync("then reset");
+            await stdin.FlushAsync();
+            Assert.True(await upstreamSaw.WaitAsync(TimeSpan.FromSeconds(30)), $"the upstream got no data. {connect.Describe()}");
+
+            var code = await connect.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            ClientCommands.AssertOneLine(code, connect.Stdout, connect.Stderr, 1, "hbone: error: ");
+        }
     }
 
     [Theory]

@@ -75,10 +75,46 @@ public sealed partial class ForwardCommandTests(DevelopmentCertificates certs) :
     }
 
     [Fact]
+    [Trait("case", "ID-08")]
+    public async Task Forward_with_expect_naming_another_identity_resets_the_client_and_opens_no_tunnel()
+    {
+        using var serve = HboneProcess.Start(certs.ServeArgs());
+        var (address, _) = await serve.WaitForListeningAsync();
+        using var forward = HboneProcess.Start(certs.ClientArgs("forward", address, _echo.EndPoint.ToString(), "--listen", "127.0.0.1:0", "--expect", DevelopmentCertificates.IntruderId));
+        var listen = await forward.WaitForForwardListeningAsync();
+
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listen, _timeout.Token);
+        var received = 0;
+        try
+        {
+            await client.SendAsync(Encoding.UTF8.GetBytes("must not arrive"), SocketFlags.None, _timeout.Token);
+            received = await client.ReceiveAsync(new byte[1024], SocketFlags.None, _timeout.Token);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown)
+        {
+        }
+
+        Assert.Equal(0, received);
+        var line = await forward.WaitForStdoutAsync(l => l.Contains("outcome=", StringComparison.Ordinal));
+        Assert.Contains(DevelopmentCertificates.ServerId, line, StringComparison.Ordinal);
+        Assert.Contains("bytes_sent=0", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("outcome=completed", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(serve.Stdout, l => l.Contains("status=", StringComparison.Ordinal));
+        Assert.False(forward.HasExited, "a failed handshake does not stop the listener");
+    }
+
+    [Fact]
     [Trait("case", "CON-07")]
     public async Task Forward_keeps_the_reply_flowing_after_the_client_half_closes()
     {
-        await using var upstream = new ReplyAfterFinServer();
+        // Replies only once it has seen the FIN, so the reply proves both halves.
+        await using var upstream = new ScriptedTcpServer(async (socket, token) =>
+        {
+            var data = await ScriptedTcpServer.ReadToEndAsync(socket, token);
+            await socket.SendAsync(Encoding.UTF8.GetBytes("after FIN: " + Encoding.UTF8.GetString(data)), SocketFlags.None, token);
+            socket.Shutdown(SocketShutdown.Send);
+        });
         using var serve = HboneProcess.Start(certs.ServeArgs());
         var (address, _) = await serve.WaitForListeningAsync();
         using var forward = HboneProcess.Start(certs.ClientArgs("forward", address, upstream.EndPoint.ToString(), "--listen", "127.0.0.1:0"));
@@ -90,7 +126,6 @@ public sealed partial class ForwardCommandTests(DevelopmentCertificates certs) :
         client.Shutdown(SocketShutdown.Send);
         var reply = Encoding.UTF8.GetString(await ReadToEndAsync(client, _timeout.Token));
 
-        // The upstream replies only once it has seen the FIN, so the reply proves both halves.
         Assert.Equal("after FIN: half-close", reply);
         var line = await forward.WaitForStdoutAsync(l => l.Contains("outcome=", StringComparison.Ordinal));
         Assert.Contains("status=200", line, StringComparison.Ordinal);
@@ -216,18 +251,8 @@ public sealed partial class ForwardCommandTests(DevelopmentCertificates certs) :
         return Encoding.UTF8.GetString(buffer);
     }
 
-    private static async Task<byte[]> ReadToEndAsync(Socket client, CancellationToken cancellationToken)
-    {
-        using var received = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        int n;
-        while ((n = await client.ReceiveAsync(buffer, SocketFlags.None, cancellationToken)) > 0)
-        {
-            received.Write(buffer, 0, n);
-        }
-
-        return received.ToArray();
-    }
+    private static Task<byte[]> ReadToEndAsync(Socket client, CancellationToken cancellationToken) =>
+        ScriptedTcpServer.ReadToEndAsync(client, cancellationToken);
 
     private static async Task<string[]> WaitForLinesAsync(HboneProcess process, int count)
     {
@@ -250,44 +275,5 @@ public sealed partial class ForwardCommandTests(DevelopmentCertificates certs) :
         var match = Regex.Match(line, $@"\b{name}=(\S+)");
         Assert.True(match.Success, $"no {name}= in: {line}");
         return match.Groups[1].Value;
-    }
-
-    /// <summary>Reads to the client's FIN, then answers <c>after FIN: DATA</c> and closes: a reply only a half-closed tunnel can deliver.</summary>
-    private sealed class ReplyAfterFinServer : IAsyncDisposable
-    {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _serving;
-
-        public ReplyAfterFinServer()
-        {
-            _listener.Start();
-            _serving = ServeOneAsync();
-        }
-
-        public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndpoint;
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            try
-            {
-                await _serving;
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-            }
-
-            _stop.Dispose();
-        }
-
-        private async Task ServeOneAsync()
-        {
-            using var socket = await _listener.AcceptSocketAsync(_stop.Token);
-            var data = await ReadToEndAsync(socket, _stop.Token);
-            await socket.SendAsync(Encoding.UTF8.GetBytes("after FIN: " + Encoding.UTF8.GetString(data)), SocketFlags.None, _stop.Token);
-            socket.Shutdown(SocketShutdown.Send);
-        }
     }
 }

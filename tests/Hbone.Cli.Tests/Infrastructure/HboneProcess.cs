@@ -18,6 +18,9 @@ internal sealed partial class HboneProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process's stdin; it stays open (and empty) unless a test writes to or closes it.</summary>
+    public StreamWriter StandardInput => _process.StandardInput;
+
     public IReadOnlyList<string> Stdout
     {
         get { lock (_stdout) { return [.. _stdout]; } }
