@@ -9,7 +9,7 @@ using Hbone.Cli.Tests.Infrastructure;
 namespace Hbone.Cli.Tests;
 
 /// <summary><c>hbone forward</c> -&gt; <c>hbone serve</c> -&gt; a TCP server, driven by plain TCP clients.</summary>
-public sealed partial class ForwardCommandTests(DevelopmentCertificates certs) : IClassFixture<DevelopmentCertificates>, IAsyncLifetime
+public sealed class ForwardCommandTests(DevelopmentCertificates certs) : IClassFixture<DevelopmentCertificates>, IAsyncLifetime
 {
     private readonly EchoServer _echo = new();
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(90));
