@@ -18,6 +18,9 @@ internal sealed partial class HboneProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process's stdin; it stays open (and empty) unless a test writes to or closes it.</summary>
+    public StreamWriter StandardInput => _process.StandardInput;
+
     public IReadOnlyList<string> Stdout
     {
         get { lock (_stdout) { return [.. _stdout]; } }
@@ -99,6 +102,10 @@ internal sealed partial class HboneProcess : IDisposable
     /// <summary>Waits for a stdout line (an access-log line) matching <paramref name="match"/>.</summary>
     public Task<string> WaitForStdoutAsync(Func<string, bool> match, TimeSpan? timeout = null) =>
         WaitForLineAsync(_stdout, match, timeout ?? TimeSpan.FromSeconds(15));
+
+    /// <summary>Waits for a stderr line (a startup line) matching <paramref name="match"/>.</summary>
+    public Task<string> WaitForStderrAsync(Func<string, bool> match, TimeSpan? timeout = null) =>
+        WaitForLineAsync(_stderr, match, timeout ?? TimeSpan.FromSeconds(30));
 
     /// <summary>Sends a signal; <see cref="Process.Kill()"/> can only send SIGKILL.</summary>
     public void Signal(int signal)
