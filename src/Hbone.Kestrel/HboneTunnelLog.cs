@@ -29,11 +29,15 @@ public sealed record HboneTunnelLog(
     /// <summary>One line in ztunnel's key=value style.</summary>
     public override string ToString()
     {
-        var error = Error is null ? string.Empty : $" error=\"{Error}\"";
+        var error = Error is null ? string.Empty : $" error=\"{QuoteValue(Error)}\"";
         return $"peer={PeerIdentity?.ToString() ?? "-"} authority={Authority ?? "-"} forwarded_for={ForwardedFor?.ToString() ?? "-"} " +
                $"src={RemoteEndPoint?.ToString() ?? "-"} status={StatusCode} bytes_recv={BytesFromPeer} bytes_sent={BytesToPeer} " +
                $"duration_ms={(long)Duration.TotalMilliseconds} outcome={OutcomeName(Outcome)}{error}";
     }
+
+    /// <summary>Escapes a value for a quoted key="value" field: one line, quotes and backslashes escaped.</summary>
+    public static string QuoteValue(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).ReplaceLineEndings(" ");
 
     private static string OutcomeName(TunnelOutcome outcome) => outcome switch
     {

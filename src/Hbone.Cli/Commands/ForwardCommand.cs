@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Hbone.Client;
+using Hbone.Kestrel;
 
 namespace Hbone.Cli.Commands;
 
@@ -133,7 +134,7 @@ internal static class ForwardCommand
             }
 
             var time = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-            var errorText = error is null ? string.Empty : $" error=\"{error.ReplaceLineEndings(" ")}\"";
+            var errorText = error is null ? string.Empty : $" error=\"{HboneTunnelLog.QuoteValue(error)}\"";
             Console.Out.WriteLine($"{time} info access connection complete src={source} target={setup.Target} via={setup.Via} status={status} " +
                 $"bytes_sent={sent} bytes_recv={received} duration_ms={(long)Stopwatch.GetElapsedTime(started).TotalMilliseconds} outcome={outcome.ToString().ToLowerInvariant()}{errorText}");
         }
