@@ -22,6 +22,13 @@ dotnet build Hbone.sln -c Release
 dotnet pack src/Hbone -c Release --no-build
 dotnet pack src/Hbone.Kestrel -c Release --no-build
 
+# --- 3b. Samples consume the packed packages, as a user's project would. A private package cache makes
+# sure the packages just packed are used, not an older 0.1.0 cached from a previous run.
+rm -rf artifacts/samples-nuget
+for sample in samples/Client samples/Gateway; do
+    NUGET_PACKAGES="$PWD/artifacts/samples-nuget" dotnet build "$sample" -c Release
+done
+
 # --- 4. Test -----------------------------------------------------------------------------------
 # TRX files give exact counts for the summary; the hang timeout turns a stuck test into a dump and
 # a failure instead of eating CI's time limit. Old results are removed so they are not counted.
