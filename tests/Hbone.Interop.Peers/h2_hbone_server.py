@@ -384,6 +384,8 @@ class Connection:
                 self.reset(stream, E.INTERNAL_ERROR, "error(%r)" % failure)
         except asyncio.CancelledError:
             for task in pumps:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved, so asyncio does not report it as lost
                 task.cancel()
             raise
 
@@ -407,6 +409,12 @@ class Connection:
                 self.flush()
 
     async def upstream_to_client(self, stream):
+        try:
+            await self._upstream_to_client(stream)
+        except h2.exceptions.StreamClosedError:
+            raise TunnelError(E.CANCEL, "stream-closed")  # the client reset it while we were sending
+
+    async def _upstream_to_client(self, stream):
         while True:
             window = await self.wait_window(stream)
             try:
@@ -617,7 +625,7 @@ class Server:
         context.load_verify_locations(cafile=self.args.ca)
         context.set_alpn_protocols(["h2"])
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(lambda _, ctx: log("conn error=%s" % (ctx.get("exception") or ctx.get("message"))))
+        loop.set_exception_handler(lambda _, ctx: log("conn error=%s %r" % (ctx.get("message"), ctx.get("exception"))))
         host, port = self.args.listen
         server = await asyncio.start_server(self.on_client, host, port, ssl=context, ssl_handshake_timeout=10,
                                             reuse_address=True, limit=READ_CHUNK)

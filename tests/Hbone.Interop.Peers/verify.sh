@@ -36,8 +36,12 @@ check "20 concurrent 1 MiB tunnels exit" $wait_ok 0
 check "20 concurrent 1 MiB tunnels byte-exact" $same 20
 
 client --stdin </dev/null >/dev/null 2>"$WORK/400.err"; rc=$?
-check "missing :authority -> exit 2" $rc 2; check "missing :authority -> 400" "$(grep -o 'status=[0-9]*' "$WORK/400.err")" status=400
-client --method GET --authority "$ECHO" --stdin </dev/null >/dev/null 2>"$WORK/405.err"; rc=$?
+if [ "$KIND" = node ]; then  # nghttp2 rejects a CONNECT without :authority as malformed before the app sees it
+  check "missing :authority -> RST PROTOCOL_ERROR (nghttp2)" "$(grep -o 'reset=[0-9]*' "$WORK/400.err")" reset=1
+else
+  check "missing :authority -> exit 2" $rc 2; check "missing :authority -> 400" "$(grep -o 'status=[0-9]*' "$WORK/400.err")" status=400
+fi
+client --method GET --authority "$ECHO" --header ":scheme:https" --header ":path:/" --stdin </dev/null >/dev/null 2>"$WORK/405.err"; rc=$?
 check "GET -> 400" "$(grep -o 'status=[0-9]*' "$WORK/405.err")" status=400
 client --authority 127.0.0.1:1 --stdin </dev/null >/dev/null 2>"$WORK/503.err"; rc=$?
 check "refused upstream -> 503" "$(grep -o 'status=[0-9]*' "$WORK/503.err")" status=503
