@@ -236,13 +236,20 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
     /// <summary>Called once a stream is finished both ways or reset: frees its slot.</summary>
     internal void RemoveStream(Http2ClientStream stream)
     {
+        TaskCompletionSource? waiters = null;
         lock (_lock)
         {
             if (_streams.Remove(stream.Id))
             {
                 ReleaseLocked();
+
+                // A writer of this stream may wait for window that will never come: wake it to see the failure.
+                waiters = _windowWaiters;
+                _windowWaiters = null;
             }
         }
+
+        waiters?.TrySetResult();
     }
 
     /// <summary>Sends GOAWAY(NO_ERROR) and closes the connection; open streams fail.</summary>
