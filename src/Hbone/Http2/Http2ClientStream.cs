@@ -16,6 +16,8 @@ internal sealed class Http2ClientStream
     private readonly Pipe _receive = new(s_receiveOptions);
     private readonly TaskCompletionSource<Http2Response> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Exception? _failure;
+    private long _unconsumed;
+    private volatile bool _inputCompleted;
 
     public Http2ClientStream(Http2ClientConnection connection, int id, long sendWindow, long receiveWindow)
     {
@@ -65,7 +67,11 @@ internal sealed class Http2ClientStream
         _connection.ResetStream(this, code);
     }
 
-    public void OnConsumed(int count) => _connection.OnDataConsumed(this, count);
+    public void OnConsumed(int count)
+    {
+        Interlocked.Add(ref _unconsumed, -count);
+        _connection.OnDataConsumed(this, count);
+    }
 
     internal void MarkLocalEnded() => LocalEnded = true;
 
@@ -115,19 +121,21 @@ internal sealed class Http2ClientStream
         }
     }
 
-    internal void OnData(in ReadOnlySequence<byte> data, bool endStream)
+    /// <summary>Buffers received DATA for the application; returns how many bytes it took (they count as unconsumed).</summary>
+    internal int OnData(in ReadOnlySequence<byte> data, bool endStream)
     {
         if (!_response.Task.IsCompleted)
         {
             ProtocolError("DATA before the response headers.");
-            return;
+            return 0;
         }
 
-        if (RemoteEnded || _failure is not null)
+        if (RemoteEnded || _failure is not null || _inputCompleted)
         {
-            return;
+            return 0;
         }
 
+        Interlocked.Add(ref _unconsumed, data.Length);
         var writer = _receive.Writer;
         foreach (var segment in data)
         {
@@ -143,6 +151,33 @@ internal sealed class Http2ClientStream
             {
                 _connection.RemoveStream(this);
             }
+        }
+
+        if (_inputCompleted)
+        {
+            // The application stopped reading while this frame was being delivered.
+            ReturnUnconsumed();
+        }
+
+        return (int)data.Length;
+    }
+
+    /// <summary>
+    /// The application will read no more: bytes it left in the pipe go back to the connection window, which
+    /// would otherwise shrink for good with every tunnel closed before reading everything.
+    /// </summary>
+    internal void OnInputCompleted()
+    {
+        _inputCompleted = true;
+        ReturnUnconsumed();
+    }
+
+    private void ReturnUnconsumed()
+    {
+        var left = Interlocked.Exchange(ref _unconsumed, 0);
+        if (left > 0)
+        {
+            _connection.CreditConnection((int)left);
         }
     }
 
