@@ -71,6 +71,9 @@ internal sealed class HboneConnectionPool : IAsyncDisposable
         }
     }
 
+    /// <summary>Keys with an entry in the pool (tests and diagnostics).</summary>
+    public int KeyCount => _entries.Count;
+
     private bool AcceptsNewStreams(PooledConnection pooled, Identity.Svid certificate) =>
         ReferenceEquals(pooled.Certificate, certificate)
         && _options.TimeProvider.GetElapsedTime(pooled.CreatedTimestamp) < _options.PooledConnectionLifetime;
@@ -118,10 +121,19 @@ internal sealed class HboneConnectionPool : IAsyncDisposable
     private void Sweep()
     {
         List<PooledConnection>? toClose = null;
-        foreach (var (_, entry) in _entries)
+        foreach (var (key, entry) in _entries)
         {
             lock (entry)
             {
+                if (entry.Connections.Count == 0 && entry.Dial is null)
+                {
+                    // Nothing left for this key (a destination that went away): drop the entry, or keys pile up for
+                    // good. A request holding it sees Removed and takes a fresh one.
+                    entry.Removed = true;
+                    _entries.TryRemove(new KeyValuePair<HbonePoolKey, PoolEntry>(key, entry));
+                    continue;
+                }
+
                 foreach (var pooled in entry.Connections)
                 {
                     var connection = pooled.Connection;
