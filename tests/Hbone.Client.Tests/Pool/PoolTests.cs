@@ -113,6 +113,7 @@ public sealed class PoolTests
 
         Assert.Equal(1, client.Pool.CountConnections(key));
         Assert.True(await Tunnels.EventuallyAsync(() => client.Pool.CountConnections(key) == 0, TimeSpan.FromSeconds(10)), "the idle connection was not released");
+        Assert.True(await Tunnels.EventuallyAsync(() => client.Pool.KeyCount == 0, TimeSpan.FromSeconds(10)), "the key of the released connection stayed in the pool");
 
         // The next tunnel needs a new dial.
         await using var next = await client.OpenAsync(ClientFixture.Request(proxy.EndPoint, Target));
