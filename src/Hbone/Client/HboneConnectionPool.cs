@@ -53,7 +53,12 @@ internal sealed class HboneConnectionPool : IAsyncDisposable
             }
 
             // Every waiter of a single-flight dial shares its outcome, then checks again for room.
-            await dialing.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var dialed = await dialing.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (dialed.Connection.MaxStreams == 0)
+            {
+                // Another dial would meet the same answer: fail rather than dial without end.
+                throw new HboneException(HboneErrorReason.ConnectionFailed, $"{key.Destination} allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS = 0).");
+            }
         }
     }
 
