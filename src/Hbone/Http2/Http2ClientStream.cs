@@ -15,6 +15,7 @@ internal sealed class Http2ClientStream
     private readonly Http2ClientConnection _connection;
     private readonly Pipe _receive = new(s_receiveOptions);
     private readonly TaskCompletionSource<Http2Response> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object _receiveLock = new();
     private Exception? _failure;
     private long _unconsumed;
     private volatile bool _inputCompleted;
@@ -111,7 +112,13 @@ internal sealed class Http2ClientStream
 
         if (endStream)
         {
-            MarkRemoteEnded();
+            lock (_receiveLock)
+            {
+                if (_failure is null)
+                {
+                    MarkRemoteEndedLocked();
+                }
+            }
         }
 
         _response.TrySetResult(new Http2Response(headers.Status, headers.ToArray(), endStream));
@@ -130,27 +137,32 @@ internal sealed class Http2ClientStream
             return 0;
         }
 
-        if (RemoteEnded || _failure is not null || _inputCompleted)
+        lock (_receiveLock)
         {
-            return 0;
-        }
-
-        Interlocked.Add(ref _unconsumed, data.Length);
-        var writer = _receive.Writer;
-        foreach (var segment in data)
-        {
-            writer.Write(segment.Span);
-        }
-
-        // Never waits: the pipe does not pause (see s_receiveOptions).
-        _ = writer.FlushAsync();
-        if (endStream)
-        {
-            MarkRemoteEnded();
-            if (IsFinished)
+            // Checked under the lock: an abort on another thread completes the pipe writer (see Fail).
+            if (RemoteEnded || _failure is not null || _inputCompleted)
             {
-                _connection.RemoveStream(this);
+                return 0;
             }
+
+            Interlocked.Add(ref _unconsumed, data.Length);
+            var writer = _receive.Writer;
+            foreach (var segment in data)
+            {
+                writer.Write(segment.Span);
+            }
+
+            // Never waits: the pipe does not pause (see s_receiveOptions).
+            _ = writer.FlushAsync();
+            if (endStream)
+            {
+                MarkRemoteEndedLocked();
+            }
+        }
+
+        if (endStream && IsFinished)
+        {
+            _connection.RemoveStream(this);
         }
 
         if (_inputCompleted)
@@ -194,7 +206,7 @@ internal sealed class Http2ClientStream
         _connection.ResetStream(this, Http2ErrorCode.ProtocolError);
     }
 
-    private void MarkRemoteEnded()
+    private void MarkRemoteEndedLocked()
     {
         RemoteEnded = true;
         _receive.Writer.Complete();
@@ -202,16 +214,22 @@ internal sealed class Http2ClientStream
 
     private void Fail(Exception reason)
     {
-        if (_failure is not null)
+        // The pipe writer belongs to the connection's reader loop; a failure from another thread (an abort, a
+        // cancelled connect) takes the same lock so it never completes the writer in the middle of a write.
+        lock (_receiveLock)
         {
-            return;
+            if (_failure is not null)
+            {
+                return;
+            }
+
+            _failure = reason;
+            if (!RemoteEnded)
+            {
+                _receive.Writer.Complete(reason);
+            }
         }
 
-        _failure = reason;
         _response.TrySetException(reason);
-        if (!RemoteEnded)
-        {
-            _receive.Writer.Complete(reason);
-        }
     }
 }
