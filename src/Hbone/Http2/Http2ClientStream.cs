@@ -18,7 +18,7 @@ internal sealed class Http2ClientStream
     private readonly object _receiveLock = new();
     private Exception? _failure;
     private long _unconsumed;
-    private volatile bool _inputCompleted;
+    private bool _inputCompleted;
 
     public Http2ClientStream(Http2ClientConnection connection, int id, long sendWindow, long receiveWindow)
     {
@@ -70,7 +70,16 @@ internal sealed class Http2ClientStream
 
     public void OnConsumed(int count)
     {
-        Interlocked.Add(ref _unconsumed, -count);
+        lock (_receiveLock)
+        {
+            if (_inputCompleted)
+            {
+                return; // everything still unconsumed was given back already
+            }
+
+            _unconsumed -= count;
+        }
+
         _connection.OnDataConsumed(this, count);
     }
 
@@ -145,7 +154,7 @@ internal sealed class Http2ClientStream
                 return 0;
             }
 
-            Interlocked.Add(ref _unconsumed, data.Length);
+            _unconsumed += data.Length;
             var writer = _receive.Writer;
             foreach (var segment in data)
             {
@@ -165,12 +174,6 @@ internal sealed class Http2ClientStream
             _connection.RemoveStream(this);
         }
 
-        if (_inputCompleted)
-        {
-            // The application stopped reading while this frame was being delivered.
-            ReturnUnconsumed();
-        }
-
         return (int)data.Length;
     }
 
@@ -180,13 +183,14 @@ internal sealed class Http2ClientStream
     /// </summary>
     internal void OnInputCompleted()
     {
-        _inputCompleted = true;
-        ReturnUnconsumed();
-    }
+        long left;
+        lock (_receiveLock)
+        {
+            _inputCompleted = true;
+            left = _unconsumed;
+            _unconsumed = 0;
+        }
 
-    private void ReturnUnconsumed()
-    {
-        var left = Interlocked.Exchange(ref _unconsumed, 0);
         if (left > 0)
         {
             _connection.CreditConnection((int)left);
@@ -231,5 +235,9 @@ internal sealed class Http2ClientStream
         }
 
         _response.TrySetException(reason);
+
+        // A failed stream's pipe throws on read: what it holds goes back to the connection window now, also
+        // for a refused CONNECT that never became an HboneStream.
+        OnInputCompleted();
     }
 }
