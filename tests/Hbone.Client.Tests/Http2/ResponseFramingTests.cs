@@ -133,6 +133,50 @@ public sealed class ResponseFramingTests
     }
 
     [Fact]
+    [Trait("case", "CON-03")]
+    public async Task Refusals_with_a_body_give_their_connection_window_back()
+    {
+        // 20 refusals, each with 1 MiB of body the client never reads: 20 MiB against a 16 MiB connection window.
+        // The server ignores the client's WINDOW_UPDATEs on purpose: a window not given back ends in FLOW_CONTROL_ERROR.
+        await using var server = new RawH2Server(async c =>
+        {
+            await c.WriteSettingsAsync();
+            var chunk = new byte[64 * 1024];
+            for (var i = 0; i < 21; i++)
+            {
+                var headers = await c.ReadUntilAsync(Headers);
+                if (i < 20)
+                {
+                    await c.WriteAsync(Headers, EndHeaders, headers.StreamId, [0x08, 0x03, .. "400"u8]);
+                    for (var j = 0; j < 16; j++)
+                    {
+                        await c.WriteAsync(Data, 0, headers.StreamId, chunk);
+                    }
+
+                    continue;
+                }
+
+                await c.WriteAsync(Headers, EndHeaders, headers.StreamId, Status200);
+                await c.WriteAsync(Data, EndStream, headers.StreamId, "ok"u8);
+            }
+
+            await c.DrainAsync();
+        });
+        await using var client = ClientFixture.CreateClient();
+
+        for (var i = 0; i < 20; i++)
+        {
+            var refused = await Assert.ThrowsAsync<Hbone.Client.HboneConnectException>(() => client.OpenAsync(Request(server.EndPoint)));
+            Assert.Equal(400, refused.ResponseStatus);
+            Assert.True(server.Accepted == 1, $"refusal {i}: the connection failed and was dialed again");
+        }
+
+        await using var tunnel = await client.OpenAsync(Request(server.EndPoint));
+        Assert.Equal("ok"u8.ToArray(), await Tunnels.ReadToEndAsync(tunnel).WaitAsync(ClientFixture.Deadline));
+        Assert.Equal(1, server.Accepted);
+    }
+
+    [Fact]
     [Trait("case", "H2-14")]
     public async Task Server_allowing_zero_concurrent_streams_fails_the_request_instead_of_dialing_without_end()
     {
