@@ -20,8 +20,8 @@ public sealed class ResponseFramingTests
     };
 
     [Fact]
-    [Trait("case", "CON-14")]
-    public async Task Interim_100_then_200_split_into_CONTINUATION_then_padded_DATA_arrive_intact()
+    [Trait("case", "H2-04")]
+    public async Task H204_interim_100_then_200_split_into_CONTINUATION_then_padded_DATA_arrive_intact()
     {
         await using var server = new RawH2Server(async c =>
         {
@@ -47,7 +47,7 @@ public sealed class ResponseFramingTests
 
     [Fact]
     [Trait("case", "FT-06")]
-    public async Task GOAWAY_below_the_open_stream_is_retried_on_a_new_connection_transparently()
+    public async Task FT06_GOAWAY_below_the_open_stream_is_retried_on_a_new_connection_transparently()
     {
         await using var server = new RawH2Server(async c =>
         {
@@ -73,7 +73,7 @@ public sealed class ResponseFramingTests
 
     [Fact]
     [Trait("case", "H2-14")]
-    public async Task REFUSED_STREAM_is_retried_and_succeeds_on_the_next_stream()
+    public async Task H214_REFUSED_STREAM_is_retried_and_succeeds_on_the_next_stream()
     {
         var streamIds = new List<int>();
         await using var server = new RawH2Server(async c =>
@@ -133,8 +133,8 @@ public sealed class ResponseFramingTests
     }
 
     [Fact]
-    [Trait("case", "CON-03")]
-    public async Task Refusals_with_a_body_give_their_connection_window_back()
+    [Trait("case", "CON-13")]
+    public async Task CON13_refusals_with_a_body_give_their_connection_window_back()
     {
         // 20 refusals, each with 1 MiB of body the client never reads: 20 MiB against a 16 MiB connection window.
         // The server ignores the client's WINDOW_UPDATEs on purpose: a window not given back ends in FLOW_CONTROL_ERROR.
@@ -178,7 +178,7 @@ public sealed class ResponseFramingTests
 
     [Fact]
     [Trait("case", "H2-14")]
-    public async Task Server_allowing_zero_concurrent_streams_fails_the_request_instead_of_dialing_without_end()
+    public async Task H214_server_allowing_zero_concurrent_streams_fails_the_request_instead_of_dialing_without_end()
     {
         await using var server = new RawH2Server(async c =>
         {

@@ -17,7 +17,7 @@ public sealed class PeerInteropTests
     [InlineData(PeerKind.Python)]
     [InlineData(PeerKind.Node)]
     [Trait("case", "CON-14")]
-    public async Task Interop_2MB_each_way_through_an_echo_upstream_is_byte_exact(PeerKind kind)
+    public async Task CON14_Interop_2MB_each_way_through_an_echo_upstream_is_byte_exact(PeerKind kind)
     {
         using var upstream = new TcpUpstream();
         using var stop = new CancellationTokenSource();
@@ -42,7 +42,8 @@ public sealed class PeerInteropTests
     [Theory]
     [InlineData(PeerKind.Python)]
     [InlineData(PeerKind.Node)]
-    public async Task Interop_response_headers_with_Huffman_and_dynamic_table_references_decode_on_every_stream(PeerKind kind)
+    [Trait("case", "H2-07")]
+    public async Task H207_Interop_response_headers_with_Huffman_and_dynamic_table_references_decode_on_every_stream(PeerKind kind)
     {
         using var upstream = new TcpUpstream();
         using var stop = new CancellationTokenSource();
@@ -73,7 +74,9 @@ public sealed class PeerInteropTests
     [InlineData(PeerKind.Python, 503)]
     [InlineData(PeerKind.Node, 400)]
     [InlineData(PeerKind.Node, 503)]
-    public async Task Interop_peer_refusal_surfaces_as_HboneConnectException_with_the_status(PeerKind kind, int status)
+    [Trait("case", "CON-13")]
+    [Trait("case", "CON-04")]
+    public async Task CON13_CON04_Interop_peer_refusal_surfaces_as_HboneConnectException_with_the_status(PeerKind kind, int status)
     {
         using var upstream = new TcpUpstream();
         using var stop = new CancellationTokenSource();

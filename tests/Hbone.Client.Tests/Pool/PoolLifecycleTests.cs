@@ -157,7 +157,7 @@ public sealed class PoolLifecycleTests
 
     [Fact]
     [Trait("case", "FT-13")]
-    public async Task Disposing_the_client_fails_open_tunnels_and_further_requests()
+    public async Task FT13_disposing_the_client_fails_open_tunnels_and_further_requests()
     {
         await using var server = await RecordingEchoServer.StartAsync();
         var client = ClientFixture.CreateClient();
