@@ -68,7 +68,19 @@ public sealed class AbortRaceTests
             Assert.True(connection.IsUsable, $"round {round}: aborting tunnels broke the connection");
         }
 
+        // Disposing a tunnel while a read waits on it ends that read with the local reset, nothing else.
+        for (var i = 0; i < 20; i++)
+        {
+            var idle = await client.OpenAsync(ClientFixture.Request(server.EndPoint, new IPEndPoint(pod, 3)));
+            var pending = idle.ReadAsync(new byte[16]).AsTask();
+            await idle.DisposeAsync().AsTask().WaitAsync(ClientFixture.Deadline);
+            var error = await Assert.ThrowsAsync<Hbone.Http2.Http2StreamResetException>(() => pending.WaitAsync(ClientFixture.Deadline));
+            Assert.Equal(Hbone.Http2.Http2ErrorCode.Cancel, error.ErrorCode);
+        }
+
         await Tunnels.EchoExchangeAsync(sibling, 1000);
+        Assert.True(connection.IsUsable);
+        Assert.True(await Tunnels.EventuallyAsync(() => connection.ActiveStreams == 1, ClientFixture.Deadline), $"{connection.ActiveStreams - 1} stream slots leaked");
         Assert.Equal(1, client.Pool.CountConnections(ClientFixture.Key(server.EndPoint)));
     }
 }
