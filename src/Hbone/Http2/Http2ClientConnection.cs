@@ -148,7 +148,12 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
             WriteSetting(settings, 2, SettingId.MaxFrameSize, (uint)_settings.MaxFrameSize);
             WriteSetting(settings, 3, SettingId.MaxHeaderListSize, (uint)_settings.MaxHeaderListSize);
             AppendFrameLocked(FrameType.Settings, FrameFlags.None, 0, settings);
-            AppendWindowUpdateLocked(0, _settings.InitialConnectionWindowSize - 65535);
+            if (_settings.InitialConnectionWindowSize > 65535)
+            {
+                // An increment of 0 is a connection error (RFC 9113 §6.9): nothing to send at the default size.
+                AppendWindowUpdateLocked(0, _settings.InitialConnectionWindowSize - 65535);
+            }
+
             ScheduleWriteLocked();
         }
 
