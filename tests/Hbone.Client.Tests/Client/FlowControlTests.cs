@@ -80,6 +80,46 @@ public sealed class FlowControlTests
         await Tunnels.EchoExchangeAsync(last, 64 * 1024, TimeSpan.FromSeconds(15));
     }
 
+    [Theory]
+    [Trait("case", "H2-03")]
+    [InlineData(PeerKind.Python)]
+    [InlineData(PeerKind.Node)]
+    public async Task H203_smallest_windows_65535_never_send_a_zero_WINDOW_UPDATE_and_stay_byte_exact(PeerKind kind)
+    {
+        // With the connection window at the protocol default there is nothing to add at start-up: an increment
+        // of 0 would be a connection PROTOCOL_ERROR (RFC 9113 §6.9).
+        using var upstream = new TcpUpstream();
+        using var stop = new CancellationTokenSource();
+        _ = upstream.RunEchoAsync(stop.Token);
+        await using var peer = await PeerServer.StartAsync(kind, TestPki.Shared.Server, TestPki.Shared.Ca);
+        await using var client = ClientFixture.CreateClient(o =>
+        {
+            o.InitialStreamWindowSize = 65535;
+            o.InitialConnectionWindowSize = 65535;
+        });
+
+        var payloads = Enumerable.Range(0, 4).Select(i => System.Security.Cryptography.RandomNumberGenerator.GetBytes(300_000 + i)).ToArray();
+        var tunnels = await Task.WhenAll(payloads.Select(_ => client.OpenAsync(ClientFixture.Request(peer.EndPoint, upstream.EndPoint))));
+        try
+        {
+            var echoed = await Task.WhenAll(tunnels.Select((t, i) => Tunnels.RoundTripAsync(t, payloads[i], TimeSpan.FromSeconds(60))));
+            for (var i = 0; i < payloads.Length; i++)
+            {
+                Assert.Equal(System.Security.Cryptography.SHA256.HashData(payloads[i]), System.Security.Cryptography.SHA256.HashData(echoed[i]));
+            }
+        }
+        finally
+        {
+            foreach (var tunnel in tunnels)
+            {
+                await tunnel.DisposeAsync();
+            }
+        }
+
+        Assert.Equal(1, peer.OpenedConnections);
+        Assert.Equal(0, peer.Count(l => l.Contains("error", StringComparison.OrdinalIgnoreCase)));
+    }
+
     /// <summary>Waits until the tunnel holds <paramref name="count"/> received bytes, without consuming any.</summary>
     private static async Task WaitBufferedAsync(Hbone.Client.HboneStream tunnel, int count)
     {
