@@ -192,10 +192,9 @@ server.on('stream', (stream, headers) => {
     stream.pipe(upstream);
     upstream.setTimeout(args.idleTimeout * 1000, () => upstream.destroy(new Error('upstream idle')));
   });
-  upstream.on('close', () => {
-    // a clean upstream close: the pipe ended our side; if the client side lingers, close the stream after it
-    if (!stream.closed && !stream.destroyed && stream.writableEnded && stream.readableEnded) stream.close();
-  });
+  // A clean upstream close needs nothing more: the pipe ended our side, and once both sides have ended nghttp2
+  // closes the stream after END_STREAM went out. (Calling stream.close() here sent RST_STREAM(NO_ERROR) while
+  // END_STREAM or DATA still waited for flow-control window, truncating the tunnel.)
   upstream.on('error', (err) => {
     clearTimeout(connectTimer);
     if (!connected) {
