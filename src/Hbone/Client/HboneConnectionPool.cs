@@ -53,7 +53,12 @@ internal sealed class HboneConnectionPool : IAsyncDisposable
             }
 
             // Every waiter of a single-flight dial shares its outcome, then checks again for room.
-            await dialing.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var dialed = await dialing.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (dialed.Connection.MaxStreams == 0)
+            {
+                // Another dial would meet the same answer: fail rather than dial without end.
+                throw new HboneException(HboneErrorReason.ConnectionFailed, $"{key.Destination} allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS = 0).");
+            }
         }
     }
 
@@ -70,6 +75,9 @@ internal sealed class HboneConnectionPool : IAsyncDisposable
             return entry.Connections.Count;
         }
     }
+
+    /// <summary>Keys with an entry in the pool (tests and diagnostics).</summary>
+    public int KeyCount => _entries.Count;
 
     private bool AcceptsNewStreams(PooledConnection pooled, Identity.Svid certificate) =>
         ReferenceEquals(pooled.Certificate, certificate)
@@ -118,10 +126,19 @@ internal sealed class HboneConnectionPool : IAsyncDisposable
     private void Sweep()
     {
         List<PooledConnection>? toClose = null;
-        foreach (var (_, entry) in _entries)
+        foreach (var (key, entry) in _entries)
         {
             lock (entry)
             {
+                if (entry.Connections.Count == 0 && entry.Dial is null)
+                {
+                    // Nothing left for this key (a destination that went away): drop the entry, or keys pile up for
+                    // good. A request holding it sees Removed and takes a fresh one.
+                    entry.Removed = true;
+                    _entries.TryRemove(new KeyValuePair<HbonePoolKey, PoolEntry>(key, entry));
+                    continue;
+                }
+
                 foreach (var pooled in entry.Connections)
                 {
                     var connection = pooled.Connection;

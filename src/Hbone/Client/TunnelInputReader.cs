@@ -53,5 +53,9 @@ internal sealed class TunnelInputReader : PipeReader
 
     public override void CancelPendingRead() => Inner.CancelPendingRead();
 
-    public override void Complete(Exception? exception = null) => Inner.Complete(exception);
+    public override void Complete(Exception? exception = null)
+    {
+        Inner.Complete(exception);
+        _stream.OnInputCompleted();
+    }
 }

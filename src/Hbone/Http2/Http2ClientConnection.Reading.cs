@@ -159,17 +159,17 @@ internal sealed partial class Http2ClientConnection
             }
         }
 
-        // Padding, and data for streams already gone, is credited back at once: nobody will consume it.
-        var unread = header.Length - (stream is null ? 0 : (int)data.Length);
+        // Padding, and data no stream took (gone, failed or already ended), is credited back at once: nobody will consume it.
+        var delivered = stream?.OnData(data, header.HasFlag(FrameFlags.EndStream)) ?? 0;
+        var unread = header.Length - delivered;
         if (unread > 0)
         {
             CreditConnection(unread);
         }
-
-        stream?.OnData(data, header.HasFlag(FrameFlags.EndStream));
     }
 
-    private void CreditConnection(int count)
+    /// <summary>Returns connection receive window for bytes that will never be consumed.</summary>
+    internal void CreditConnection(int count)
     {
         lock (_lock)
         {

@@ -148,7 +148,12 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
             WriteSetting(settings, 2, SettingId.MaxFrameSize, (uint)_settings.MaxFrameSize);
             WriteSetting(settings, 3, SettingId.MaxHeaderListSize, (uint)_settings.MaxHeaderListSize);
             AppendFrameLocked(FrameType.Settings, FrameFlags.None, 0, settings);
-            AppendWindowUpdateLocked(0, _settings.InitialConnectionWindowSize - 65535);
+            if (_settings.InitialConnectionWindowSize > 65535)
+            {
+                // An increment of 0 is a connection error (RFC 9113 §6.9): nothing to send at the default size.
+                AppendWindowUpdateLocked(0, _settings.InitialConnectionWindowSize - 65535);
+            }
+
             ScheduleWriteLocked();
         }
 
@@ -236,13 +241,20 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
     /// <summary>Called once a stream is finished both ways or reset: frees its slot.</summary>
     internal void RemoveStream(Http2ClientStream stream)
     {
+        TaskCompletionSource? waiters = null;
         lock (_lock)
         {
             if (_streams.Remove(stream.Id))
             {
                 ReleaseLocked();
+
+                // A writer of this stream may wait for window that will never come: wake it to see the failure.
+                waiters = _windowWaiters;
+                _windowWaiters = null;
             }
         }
+
+        waiters?.TrySetResult();
     }
 
     /// <summary>Sends GOAWAY(NO_ERROR) and closes the connection; open streams fail.</summary>

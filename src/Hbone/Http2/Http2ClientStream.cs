@@ -15,7 +15,10 @@ internal sealed class Http2ClientStream
     private readonly Http2ClientConnection _connection;
     private readonly Pipe _receive = new(s_receiveOptions);
     private readonly TaskCompletionSource<Http2Response> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object _receiveLock = new();
     private Exception? _failure;
+    private long _unconsumed;
+    private bool _inputCompleted;
 
     public Http2ClientStream(Http2ClientConnection connection, int id, long sendWindow, long receiveWindow)
     {
@@ -65,7 +68,20 @@ internal sealed class Http2ClientStream
         _connection.ResetStream(this, code);
     }
 
-    public void OnConsumed(int count) => _connection.OnDataConsumed(this, count);
+    public void OnConsumed(int count)
+    {
+        lock (_receiveLock)
+        {
+            if (_inputCompleted)
+            {
+                return; // everything still unconsumed was given back already
+            }
+
+            _unconsumed -= count;
+        }
+
+        _connection.OnDataConsumed(this, count);
+    }
 
     internal void MarkLocalEnded() => LocalEnded = true;
 
@@ -105,7 +121,13 @@ internal sealed class Http2ClientStream
 
         if (endStream)
         {
-            MarkRemoteEnded();
+            lock (_receiveLock)
+            {
+                if (_failure is null)
+                {
+                    MarkRemoteEndedLocked();
+                }
+            }
         }
 
         _response.TrySetResult(new Http2Response(headers.Status, headers.ToArray(), endStream));
@@ -115,34 +137,63 @@ internal sealed class Http2ClientStream
         }
     }
 
-    internal void OnData(in ReadOnlySequence<byte> data, bool endStream)
+    /// <summary>Buffers received DATA for the application; returns how many bytes it took (they count as unconsumed).</summary>
+    internal int OnData(in ReadOnlySequence<byte> data, bool endStream)
     {
         if (!_response.Task.IsCompleted)
         {
             ProtocolError("DATA before the response headers.");
-            return;
+            return 0;
         }
 
-        if (RemoteEnded || _failure is not null)
+        lock (_receiveLock)
         {
-            return;
-        }
-
-        var writer = _receive.Writer;
-        foreach (var segment in data)
-        {
-            writer.Write(segment.Span);
-        }
-
-        // Never waits: the pipe does not pause (see s_receiveOptions).
-        _ = writer.FlushAsync();
-        if (endStream)
-        {
-            MarkRemoteEnded();
-            if (IsFinished)
+            // Checked under the lock: an abort on another thread completes the pipe writer (see Fail).
+            if (RemoteEnded || _failure is not null || _inputCompleted)
             {
-                _connection.RemoveStream(this);
+                return 0;
             }
+
+            _unconsumed += data.Length;
+            var writer = _receive.Writer;
+            foreach (var segment in data)
+            {
+                writer.Write(segment.Span);
+            }
+
+            // Never waits: the pipe does not pause (see s_receiveOptions).
+            _ = writer.FlushAsync();
+            if (endStream)
+            {
+                MarkRemoteEndedLocked();
+            }
+        }
+
+        if (endStream && IsFinished)
+        {
+            _connection.RemoveStream(this);
+        }
+
+        return (int)data.Length;
+    }
+
+    /// <summary>
+    /// The application will read no more: bytes it left in the pipe go back to the connection window, which
+    /// would otherwise shrink for good with every tunnel closed before reading everything.
+    /// </summary>
+    internal void OnInputCompleted()
+    {
+        long left;
+        lock (_receiveLock)
+        {
+            _inputCompleted = true;
+            left = _unconsumed;
+            _unconsumed = 0;
+        }
+
+        if (left > 0)
+        {
+            _connection.CreditConnection((int)left);
         }
     }
 
@@ -159,7 +210,7 @@ internal sealed class Http2ClientStream
         _connection.ResetStream(this, Http2ErrorCode.ProtocolError);
     }
 
-    private void MarkRemoteEnded()
+    private void MarkRemoteEndedLocked()
     {
         RemoteEnded = true;
         _receive.Writer.Complete();
@@ -167,16 +218,26 @@ internal sealed class Http2ClientStream
 
     private void Fail(Exception reason)
     {
-        if (_failure is not null)
+        // The pipe writer belongs to the connection's reader loop; a failure from another thread (an abort, a
+        // cancelled connect) takes the same lock so it never completes the writer in the middle of a write.
+        lock (_receiveLock)
         {
-            return;
+            if (_failure is not null)
+            {
+                return;
+            }
+
+            _failure = reason;
+            if (!RemoteEnded)
+            {
+                _receive.Writer.Complete(reason);
+            }
         }
 
-        _failure = reason;
         _response.TrySetException(reason);
-        if (!RemoteEnded)
-        {
-            _receive.Writer.Complete(reason);
-        }
+
+        // A failed stream's pipe throws on read: what it holds goes back to the connection window now, also
+        // for a refused CONNECT that never became an HboneStream.
+        OnInputCompleted();
     }
 }

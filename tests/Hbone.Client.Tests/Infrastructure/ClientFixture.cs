@@ -11,6 +11,9 @@ internal static class ClientFixture
 {
     public static readonly SpiffeId ServerId = SpiffeId.Parse("spiffe://cluster.local/ns/default/sa/server");
 
+    /// <summary>The default deadline of one wait in these tests.</summary>
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
     public static HboneClient CreateClient(Action<HboneClientOptions>? configure = null, Svid? source = null)
     {
         var options = new HboneClientOptions
@@ -28,4 +31,11 @@ internal static class ClientFixture
         ExpectedIdentities = expected.Length == 0 ? [ServerId] : expected,
         ForwardedFor = new IPEndPoint(IPAddress.Parse("10.244.0.2"), 40690),
     };
+
+    /// <summary>The pool key of <see cref="Request"/> made with <paramref name="source"/> (default: the shared client SVID).</summary>
+    public static HbonePoolKey Key(IPEndPoint server, Svid? source = null, params SpiffeId[] expected) =>
+        HbonePoolKey.For((source ?? TestPki.Shared.Client).Id, expected.Length == 0 ? [ServerId] : expected, server, null);
+
+    public static Task<HboneStream> OpenAsync(this HboneClient client, HboneRequest request, TimeSpan? deadline = null) =>
+        client.ConnectAsync(request).AsTask().WaitAsync(deadline ?? Deadline);
 }
