@@ -156,9 +156,12 @@ server.on('stream', (stream, headers) => {
 
   stream.on('close', () => {
     if (stream.rstCode && stream.rstCode !== 0 && !tunnel.outcome) tunnel.outcome = `reset(${stream.rstCode})`;
-    if (tunnel.upstream && !tunnel.upstream.destroyed) {
-      // the tunnel did not end cleanly on the HTTP/2 side: tell the upstream with a TCP RST, not a FIN
-      tunnel.upstream.resetAndDestroy();
+    const up = tunnel.upstream;
+    if (up && !up.destroyed) {
+      // a stream that ended cleanly both ways leaves the upstream to finish its own FIN exchange;
+      // one that was reset (by either side) tells the upstream with a TCP RST, not a FIN
+      if ((stream.rstCode || 0) === 0 && !tunnel.outcome) up.end();
+      else up.resetAndDestroy();
     }
     accessLog('completed');
   });
@@ -224,16 +227,10 @@ server.listen(args.port, args.host, () => {
   process.stdout.write(`listening on ${host}:${address.port}\n`);
 });
 
-const sessions = new Set();
-server.on('session', (session) => {
-  sessions.add(session);
-  session.on('close', () => sessions.delete(session));
-});
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => {
-    server.close();
-    for (const session of sessions) session.destroy();
+    // exit at once: the kernel resets what is left; a graceful drain is what --goaway-after is for
     log('server stopped');
-    setTimeout(() => process.exit(0), 100).unref();
+    process.exit(0);
   });
 }
