@@ -139,8 +139,9 @@ internal sealed class HboneConnectionPool : IAsyncDisposable
                     continue;
                 }
 
-                foreach (var pooled in entry.Connections)
+                for (var i = entry.Connections.Count - 1; i >= 0; i--)
                 {
+                    var pooled = entry.Connections[i];
                     var connection = pooled.Connection;
                     var idle = connection.IdleTime;
                     var retired = !connection.IsUsable
@@ -148,6 +149,9 @@ internal sealed class HboneConnectionPool : IAsyncDisposable
                         || !ReferenceEquals(pooled.Certificate, entry.CurrentCertificate);
                     if (idle >= _options.PooledConnectionIdleTimeout || (retired && connection.ActiveStreams == 0))
                     {
+                        // Out of the list under the lock: streams are only reserved under it, so none can land
+                        // on a connection between this decision and its close.
+                        entry.Connections.RemoveAt(i);
                         (toClose ??= []).Add(pooled);
                     }
                 }
