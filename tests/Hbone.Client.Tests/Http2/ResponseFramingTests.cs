@@ -141,14 +141,15 @@ public sealed class ResponseFramingTests
         await using var server = new RawH2Server(async c =>
         {
             await c.WriteSettingsAsync();
-            var chunk = new byte[64 * 1024];
+            // 16 KiB frames: the client advertises SETTINGS_MAX_FRAME_SIZE 16384.
+            var chunk = new byte[16 * 1024];
             for (var i = 0; i < 21; i++)
             {
                 var headers = await c.ReadUntilAsync(Headers);
                 if (i < 20)
                 {
                     await c.WriteAsync(Headers, EndHeaders, headers.StreamId, [0x08, 0x03, .. "400"u8]);
-                    for (var j = 0; j < 16; j++)
+                    for (var j = 0; j < 64; j++)
                     {
                         await c.WriteAsync(Data, 0, headers.StreamId, chunk);
                     }

@@ -76,7 +76,7 @@ public sealed class PoolLifecycleTests
 
         Assert.True(await Tunnels.EventuallyAsync(() => connection.ActiveStreams == 0, ClientFixture.Deadline), $"{connection.ActiveStreams} stream slots leaked");
         Assert.True(await Tunnels.EventuallyAsync(() => client.Pool.CountConnections(key) == 0, ClientFixture.Deadline), "the idle connection was not released");
-        Assert.True(connection.Closed.IsCompleted);
+        await connection.Closed.WaitAsync(ClientFixture.Deadline);
     }
 
     [Fact]
