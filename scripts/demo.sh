@@ -5,7 +5,8 @@
 #   3. `hbone serve` terminates HBONE (mTLS, HTTP/2 CONNECT) and allows only the client's identity;
 #   4. an independent HBONE client (python3-h2) sends an HTTP request through a tunnel, then an
 #      intruder identity is refused with 401;
-#   5. both access-log lines are printed, and everything started here is stopped and removed.
+#   5. our own client (`hbone forward`) carries two curl requests over one pooled connection;
+#   6. the access-log lines are printed, and everything started here is stopped and removed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -36,10 +37,11 @@ wait_for() {
 
 step "Building the hbone command"
 dotnet build src/Hbone.Cli -c Release -v quiet -nologo | grep -E "error|Warn" || true
-hbone() { dotnet src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll "$@"; }
+# An array, not a shell function: a background function runs in a subshell and $! would not be dotnet's pid.
+HBONE=(dotnet src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll)
 
 step "hbone certs: a development CA and SVIDs (ECDSA P-256, one URI SAN each)"
-hbone certs --out "$work/certs" --trust-domain cluster.local \
+"${HBONE[@]}" certs --out "$work/certs" --trust-domain cluster.local \
     --identity default/echo --identity default/client --identity other/intruder
 openssl x509 -in "$work/certs/client.pem" -noout -ext subjectAltName,keyUsage,extendedKeyUsage | sed 's/^/  /'
 
@@ -51,7 +53,7 @@ app_port=$(wait_for "$work/app.log" 'port [0-9]+' | grep -oE '[0-9]+')
 echo "  app listening on 127.0.0.1:$app_port"
 
 step "hbone serve: HBONE on 127.0.0.1 as spiffe://cluster.local/ns/default/sa/echo, allowing only the client"
-hbone serve --listen 127.0.0.1:0 --cert "$work/certs/echo.pem" --key "$work/certs/echo.key" --ca "$work/certs/ca.pem" \
+"${HBONE[@]}" serve --listen 127.0.0.1:0 --cert "$work/certs/echo.pem" --key "$work/certs/echo.key" --ca "$work/certs/ca.pem" \
     --allow spiffe://cluster.local/ns/default/sa/client >"$work/access.log" 2>"$work/serve.err" &
 pids+=($!)
 hbone_addr=$(wait_for "$work/serve.err" 'https://[0-9.]+:[0-9]+' | sed 's#https://##')
@@ -73,7 +75,23 @@ status=0
 sed 's/^/  /' "$work/intruder.out"
 echo "  client exit code: $status (2 = refused with a non-200 status)"
 
-step "The server's access log (one line per tunnel)"
+step "Our own client: hbone forward on 127.0.0.1, then curl through it twice (one pooled HTTP/2 connection)"
+"${HBONE[@]}" forward --listen 127.0.0.1:0 --via "$hbone_addr" --target "127.0.0.1:$app_port" \
+    --cert "$work/certs/client.pem" --key "$work/certs/client.key" --ca "$work/certs/ca.pem" \
+    --expect spiffe://cluster.local/ns/default/sa/echo >"$work/forward.log" 2>"$work/forward.err" &
+pids+=($!)
+forward_addr=$(wait_for "$work/forward.err" 'listening on [0-9.]+:[0-9]+' | sed 's/listening on //')
+echo "  $(head -1 "$work/forward.err")"
+for i in 1 2; do
+    echo "  curl #$i: $(curl -s -m 10 "http://$forward_addr/")"
+done
+for _ in $(seq 1 100); do   # both lines are written once each tunnel has closed
+    (( $(grep -c 'status=200' "$work/forward.log") >= 2 )) && break
+    sleep 0.1
+done
+sed 's/^/  forward: /' "$work/forward.log"
+
+step "The server's access log (one line per tunnel; the curl tunnels share one src port: one connection)"
 wait_for "$work/access.log" 'status=401' >/dev/null
 sed 's/^/  /' "$work/access.log"
 echo

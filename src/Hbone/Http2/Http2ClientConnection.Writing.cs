@@ -4,9 +4,13 @@ namespace Hbone.Http2;
 
 internal sealed partial class Http2ClientConnection
 {
+    /// <summary>Batches a DATA sender writes itself before handing the writer role to the writer loop.</summary>
+    private const int InlineWriteBatches = 4;
+
     /// <summary>
-    /// The only task writing to the transport. Callers append frames to <see cref="_pending"/> under the lock; this
-    /// loop swaps buffers and writes everything appended since the last write in one call.
+    /// Writes frames other callers appended (control frames from the reader loop, PINGs) whenever no caller is
+    /// writing already. Callers append frames to <see cref="_pending"/> under the lock; whoever holds the writer
+    /// role (<see cref="_writing"/>) writes everything appended meanwhile in one call.
     /// </summary>
     private async Task WriteLoopAsync()
     {
@@ -15,38 +19,29 @@ internal sealed partial class Http2ClientConnection
             while (true)
             {
                 await _writeSignal.WaitAsync().ConfigureAwait(false);
-                WriteBuffer batch;
+                bool claimed;
                 bool aborting;
                 lock (_lock)
                 {
-                    (batch, _sending, _pending) = (_pending, _pending, _sending);
                     _writeScheduled = false;
+                    claimed = !_writing;
+                    _writing = true;
                     aborting = _abortReason is not null;
                 }
 
-                if (batch.Length > 0)
+                if (claimed)
                 {
-                    await _transport.WriteAsync(batch.Written).ConfigureAwait(false);
-                    await _transport.FlushAsync().ConfigureAwait(false);
+                    await DrainAsync().ConfigureAwait(false);
                 }
 
-                TaskCompletionSource? drained = null;
                 lock (_lock)
                 {
-                    batch.Reset();
-                    if (_pending.Length < MaxPendingBytes)
+                    // After an abort, leave once whoever holds the role has written what was pending (a GOAWAY).
+                    aborting |= _abortReason is not null;
+                    if (aborting && !_writing && _pending.Length == 0)
                     {
-                        drained = _drained;
-                        _drained = null;
+                        break;
                     }
-
-                    aborting |= _abortReason is not null && _pending.Length == 0;
-                }
-
-                drained?.TrySetResult();
-                if (aborting)
-                {
-                    break;
                 }
             }
         }
@@ -60,13 +55,91 @@ internal sealed partial class Http2ClientConnection
         }
     }
 
+    /// <summary>
+    /// With the writer role held: writes batches until nothing is pending, then gives the role up. A DATA sender
+    /// that finds nobody writing calls this itself, saving a hop to the writer loop on the latency path.
+    /// </summary>
+    private async ValueTask DrainAsync(int maxBatches = int.MaxValue)
+    {
+        for (var batches = 0; ; batches++)
+        {
+            WriteBuffer batch;
+            lock (_lock)
+            {
+                if (batches >= maxBatches && _pending.Length > 0)
+                {
+                    // An inline writer does not keep writing other streams' frames forever: the loop takes over.
+                    _writing = false;
+                    ScheduleWriteLocked();
+                    return;
+                }
+
+                if (_pending.Length == 0)
+                {
+                    _writing = false;
+                    if (_abortReason is not null)
+                    {
+                        // The writer loop may be waiting to close the transport after the last write.
+                        _writeSignal.Release();
+                    }
+
+                    return;
+                }
+
+                (batch, _sending, _pending) = (_pending, _pending, _sending);
+            }
+
+            try
+            {
+                await _transport.WriteAsync(batch.Written).ConfigureAwait(false);
+                await _transport.FlushAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                lock (_lock)
+                {
+                    batch.Reset();
+                    _writing = false;
+                }
+
+                throw;
+            }
+
+            TaskCompletionSource? drained = null;
+            lock (_lock)
+            {
+                batch.Reset();
+                if (_pending.Length < MaxPendingBytes)
+                {
+                    drained = _drained;
+                    _drained = null;
+                }
+            }
+
+            drained?.TrySetResult();
+        }
+    }
+
     private void ScheduleWriteLocked()
     {
-        if (!_writeScheduled)
+        // Whoever holds the writer role writes what was appended; otherwise wake the writer loop once.
+        if (!_writeScheduled && !_writing)
         {
             _writeScheduled = true;
             _writeSignal.Release();
         }
+    }
+
+    /// <summary>Takes the writer role for the caller when nobody holds it; the caller then calls <see cref="DrainAsync"/>.</summary>
+    private bool TryClaimWriterLocked()
+    {
+        if (_writing || _abortReason is not null)
+        {
+            return false;
+        }
+
+        _writing = true;
+        return true;
     }
 
     private void AppendFrameLocked(FrameType type, byte flags, int streamId, ReadOnlySpan<byte> payload)
@@ -125,6 +198,7 @@ internal sealed partial class Http2ClientConnection
         {
             Task? waitForWindow = null;
             Task? waitForDrain = null;
+            var writeInline = false;
             int chunk;
             lock (_lock)
             {
@@ -148,7 +222,11 @@ internal sealed partial class Http2ClientConnection
                         sentEnd = true;
                     }
 
-                    ScheduleWriteLocked();
+                    if (!(writeInline = TryClaimWriterLocked()))
+                    {
+                        ScheduleWriteLocked();
+                    }
+
                     if (_pending.Length >= MaxPendingBytes)
                     {
                         waitForDrain = (_drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
@@ -167,6 +245,22 @@ internal sealed partial class Http2ClientConnection
             }
 
             data = data[chunk..];
+            if (writeInline)
+            {
+                try
+                {
+                    await DrainAsync(InlineWriteBatches).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or NotSupportedException)
+                {
+                    var failure = new HboneException(HboneErrorReason.ConnectionFailed, "Writing to the HTTP/2 connection failed.", ex);
+                    Abort(failure);
+                    throw failure;
+                }
+
+                continue;
+            }
+
             if (waitForDrain is not null)
             {
                 await waitForDrain.WaitAsync(cancellationToken).ConfigureAwait(false);

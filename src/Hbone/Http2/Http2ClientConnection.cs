@@ -32,6 +32,7 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
     private WriteBuffer _pending = new();
     private WriteBuffer _sending = new();
     private bool _writeScheduled;
+    private bool _writing;
     private TaskCompletionSource? _drained;
     private TaskCompletionSource? _windowWaiters;
 
