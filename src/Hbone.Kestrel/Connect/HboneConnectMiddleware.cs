@@ -1,3 +1,4 @@
+using Hbone.Http2;
 using System.Diagnostics;
 using Hbone.Protocol;
 using Microsoft.AspNetCore.Http;
@@ -46,7 +47,7 @@ internal sealed partial class HboneConnectMiddleware
         if (_stopping.IsCancellationRequested)
         {
             // Kestrel still accepts streams after its first GOAWAY; a draining HBONE server takes no new tunnels.
-            httpContext.Features.Get<IHttpResetFeature>()?.Reset(Http2ErrorCodes.RefusedStream);
+            httpContext.Features.Get<IHttpResetFeature>()?.Reset((int)Http2ErrorCode.RefusedStream);
             Complete(new HboneTunnelLog(identity.PeerIdentity, rawAuthority, null, null, 0, 0, 0, Stopwatch.GetElapsedTime(started), TunnelOutcome.Refused, "draining"));
             return;
         }
@@ -101,7 +102,7 @@ internal sealed partial class HboneConnectMiddleware
         {
             // A tunnel that fails after its 200 can only be reset.
             Log.HandlerFailed(_logger, authority.ToString(), ex);
-            context.Tunnel?.Reset(Http2ErrorCodes.InternalError);
+            context.Tunnel?.Reset(Http2ErrorCode.InternalError);
             outcome = TunnelOutcome.Aborted;
             error = ex.GetType().Name;
         }

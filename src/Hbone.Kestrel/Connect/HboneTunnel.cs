@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using Hbone.Http2;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -42,12 +43,12 @@ public sealed class HboneTunnel : IDuplexPipe
     /// <summary>Sends END_STREAM: the peer sees a half-close and may keep sending.</summary>
     public Task CompleteWritesAsync() => _httpContext.Response.CompleteAsync();
 
-    /// <summary>Resets the stream with an HTTP/2 error code (for example <see cref="Http2ErrorCodes.ConnectError"/>).</summary>
-    public void Reset(int errorCode)
+    /// <summary>Resets the stream with an HTTP/2 error code (for example <see cref="Http2ErrorCode.ConnectError"/>).</summary>
+    public void Reset(Http2ErrorCode errorCode)
     {
         if (_httpContext.Features.Get<IHttpResetFeature>() is { } reset)
         {
-            reset.Reset(errorCode);
+            reset.Reset((int)errorCode);
         }
         else
         {

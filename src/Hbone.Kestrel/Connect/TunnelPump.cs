@@ -1,3 +1,4 @@
+using Hbone.Http2;
 using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -54,7 +55,7 @@ internal sealed class TunnelPump
         if (outcome == TunnelOutcome.UpstreamReset)
         {
             // RFC 9113 §8.5: a reset TCP connection is reported as CONNECT_ERROR, never as a clean end.
-            _tunnel.Reset(Http2ErrorCodes.ConnectError);
+            _tunnel.Reset(Http2ErrorCode.ConnectError);
             _upstream.Dispose();
         }
         else
@@ -130,7 +131,7 @@ internal sealed class TunnelPump
                 if (_tunnel.PeerSentTrailers)
                 {
                     // RFC 9113 §8.5: a HEADERS frame on a connected stream is a stream error, not a half-close.
-                    _tunnel.Reset(Http2ErrorCodes.ProtocolError);
+                    _tunnel.Reset(Http2ErrorCode.ProtocolError);
                     return TunnelOutcome.PeerReset;
                 }
 

@@ -28,7 +28,7 @@ internal sealed partial class HboneTlsHandshake
         _logger = logger;
         var bundles = options.ResolveTrustBundle();
         _validator = new SvidValidator(bundles.GetTrustBundle, options.TimeProvider);
-        _cipherSuites = CreateCipherSuites(options.SslProtocols);
+        _cipherSuites = HboneTls.CreateCipherSuitesPolicy(options.SslProtocols);
     }
 
     public ValueTask<SslServerAuthenticationOptions> OnConnectionAsync(TlsHandshakeCallbackContext context)
@@ -78,26 +78,6 @@ internal sealed partial class HboneTlsHandshake
 
         Log.PeerRejected(_logger, remote, error.ToString());
         return false;
-    }
-
-    private static CipherSuitesPolicy? CreateCipherSuites(SslProtocols protocols)
-    {
-        // ztunnel offers AES-GCM only; CipherSuitesPolicy exists on Linux (OpenSSL) and is skipped elsewhere.
-        if (!OperatingSystem.IsLinux())
-        {
-            return null;
-        }
-
-        var suites = new List<TlsCipherSuite> { TlsCipherSuite.TLS_AES_256_GCM_SHA384, TlsCipherSuite.TLS_AES_128_GCM_SHA256 };
-        if ((protocols & SslProtocols.Tls12) != 0)
-        {
-            suites.Add(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384);
-            suites.Add(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
-            suites.Add(TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384);
-            suites.Add(TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
-        }
-
-        return new CipherSuitesPolicy(suites);
     }
 
     private static partial class Log

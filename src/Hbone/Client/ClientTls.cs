@@ -20,7 +20,7 @@ internal sealed class ClientTls
     {
         _options = options;
         _validator = new SvidValidator(options.ResolveTrustBundle().GetTrustBundle, options.TimeProvider);
-        _cipherSuites = OperatingSystem.IsLinux() ? CreateCipherSuites(options.SslProtocols) : null;
+        _cipherSuites = HboneTls.CreateCipherSuitesPolicy(options.SslProtocols);
     }
 
     /// <summary>TLS options of one dial; <paramref name="rejection"/> receives why the server's certificate was refused.</summary>
@@ -70,18 +70,5 @@ internal sealed class ClientTls
     {
         rejection?.Value = reason;
         return false;
-    }
-
-    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    private static CipherSuitesPolicy CreateCipherSuites(SslProtocols protocols)
-    {
-        var suites = new List<TlsCipherSuite> { TlsCipherSuite.TLS_AES_256_GCM_SHA384, TlsCipherSuite.TLS_AES_128_GCM_SHA256 };
-        if ((protocols & SslProtocols.Tls12) != 0)
-        {
-            suites.Add(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384);
-            suites.Add(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
-        }
-
-        return new CipherSuitesPolicy(suites);
     }
 }

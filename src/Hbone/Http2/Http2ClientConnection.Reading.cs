@@ -175,15 +175,21 @@ internal sealed partial class Http2ClientConnection
         {
             if (_abortReason is null)
             {
-                _connectionReceiveUnacked += count;
-                if (_connectionReceiveUnacked >= _settings.InitialConnectionWindowSize / 4)
-                {
-                    AppendWindowUpdateLocked(0, _connectionReceiveUnacked);
-                    _connectionReceiveAvailable += _connectionReceiveUnacked;
-                    _connectionReceiveUnacked = 0;
-                    ScheduleWriteLocked();
-                }
+                CreditConnectionLocked(count);
             }
+        }
+    }
+
+    /// <summary>Counts bytes given back to the connection window; sends WINDOW_UPDATE per quarter window.</summary>
+    private void CreditConnectionLocked(int count)
+    {
+        _connectionReceiveUnacked += count;
+        if (_connectionReceiveUnacked >= _settings.InitialConnectionWindowSize / 4)
+        {
+            AppendWindowUpdateLocked(0, _connectionReceiveUnacked);
+            _connectionReceiveAvailable += _connectionReceiveUnacked;
+            _connectionReceiveUnacked = 0;
+            ScheduleWriteLocked();
         }
     }
 

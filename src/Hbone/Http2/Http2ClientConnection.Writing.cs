@@ -303,14 +303,7 @@ internal sealed partial class Http2ClientConnection
                 return;
             }
 
-            _connectionReceiveUnacked += count;
-            if (_connectionReceiveUnacked >= _settings.InitialConnectionWindowSize / 4)
-            {
-                AppendWindowUpdateLocked(0, _connectionReceiveUnacked);
-                _connectionReceiveAvailable += _connectionReceiveUnacked;
-                _connectionReceiveUnacked = 0;
-                ScheduleWriteLocked();
-            }
+            CreditConnectionLocked(count);
 
             // A stream whose peer already ended needs no more credit.
             if (!stream.RemoteEnded)

@@ -31,7 +31,7 @@ public sealed class PoolLifecycleTests
                     return;
                 case 1001: // answers, then resets
                     var reset = await context.AcceptAsync();
-                    reset.Reset(0x8);
+                    reset.Reset(Hbone.Http2.Http2ErrorCode.Cancel);
                     return;
                 default:
                     var tunnel = await context.AcceptAsync();

@@ -1,3 +1,4 @@
+using Hbone.Http2;
 using System.Diagnostics;
 using Hbone.Kestrel.Tests.Infrastructure;
 
@@ -22,7 +23,7 @@ public sealed class DrainTests
 
         var stopping = server.App.StopAsync(CancellationToken.None);
         var goAway = await connection.GoAway.Task.WaitAsync(Deadline);
-        Assert.Equal(Http2ErrorCodes.NoError, goAway.ErrorCode);
+        Assert.Equal((int)Http2ErrorCode.NoError, goAway.ErrorCode);
 
         // The open tunnel still carries data during the drain.
         await tunnel.WriteAsync("during drain"u8.ToArray());
@@ -38,7 +39,7 @@ public sealed class DrainTests
         // Kestrel's first GOAWAY carries 2^31-1 and it would still serve new streams; HBONE refuses them.
         var accepted = upstream.Accepted;
         var late = await connection.OpenStreamAsync(upstream.Authority);
-        Assert.Equal(Http2ErrorCodes.RefusedStream, await late.Reset.Task.WaitAsync(Deadline));
+        Assert.Equal((int)Http2ErrorCode.RefusedStream, await late.Reset.Task.WaitAsync(Deadline));
         Assert.Equal(accepted, upstream.Accepted);
 
         // At the deadline the server closes what is left, and stops.

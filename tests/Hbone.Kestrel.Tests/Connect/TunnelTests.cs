@@ -1,3 +1,4 @@
+using Hbone.Http2;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Hbone.Kestrel.Tests.Infrastructure;
@@ -170,7 +171,7 @@ public sealed class TunnelTests
         accepted.LingerState = new LingerOption(true, 0);
         accepted.Dispose();
 
-        Assert.Equal(Http2ErrorCodes.ConnectError, await stream.Reset.Task.WaitAsync(Deadline));
+        Assert.Equal((int)Http2ErrorCode.ConnectError, await stream.Reset.Task.WaitAsync(Deadline));
         Assert.False(stream.EndOfStream.Task.IsCompleted, "a reset must not look like a clean END_STREAM");
         var log = await server.NextLogAsync();
         Assert.Equal(TunnelOutcome.UpstreamReset, log.Outcome);
@@ -189,7 +190,7 @@ public sealed class TunnelTests
         await stream.WriteAsync(new byte[4096]);
         Assert.Equal(4096, (await ReceiveAsync(accepted, 4096)).Length);
 
-        await stream.ResetAsync(Http2ErrorCodes.Cancel);
+        await stream.ResetAsync((int)Http2ErrorCode.Cancel);
         var buffer = new byte[16];
         var error = await Assert.ThrowsAsync<SocketException>(async () =>
             await accepted.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(1)));

@@ -1,3 +1,4 @@
+using Hbone.Http2;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -180,7 +181,7 @@ public sealed class PythonH2InteropTests : IDisposable
         var result = await RunClientAsync(server.EndPoint, "--authority", upstream.Authority, "--header", "X-Upper:1");
 
         Assert.True(result.ExitCode == ExitConnection, result.ToString());
-        Assert.Contains($"goaway={Http2ErrorCodes.ProtocolError}", result.Stderr);
+        Assert.Contains($"goaway={(int)Http2ErrorCode.ProtocolError}", result.Stderr);
         Assert.DoesNotContain("status=", result.Stderr);
         Assert.Equal(0, upstream.AcceptPending());
         Assert.Null(server.TryNextLog());

@@ -1,3 +1,4 @@
+using Hbone.Http2;
 using System.Net.Sockets;
 using Hbone.Kestrel.Tests.Infrastructure;
 
@@ -42,7 +43,7 @@ public sealed class ConnectRequestTests
         await connection.WriteHeadersAsync(1, [(":method", "CONNECT"), (":authority", upstream.Authority), (name, value)], endStream: false);
 
         // Kestrel rejects it before the application runs: a stream error, the connection stays usable.
-        Assert.Equal(ServerAnswer.Reset(Http2ErrorCodes.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
+        Assert.Equal(ServerAnswer.Reset((int)Http2ErrorCode.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
         Assert.Equal(0, upstream.AcceptPending());
         Assert.Null(server.TryNextLog());
         await AssertConnectionStillServesAsync(connection, 3, upstream);
@@ -120,7 +121,7 @@ public sealed class ConnectRequestTests
 
         await connection.WriteHeadersAsync(1, [(":method", "CONNECT"), (":authority", authority)], endStream: false);
 
-        Assert.Equal(ServerAnswer.Reset(Http2ErrorCodes.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
+        Assert.Equal(ServerAnswer.Reset((int)Http2ErrorCode.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
         Assert.Equal(0, upstream.AcceptPending());
         Assert.Null(server.TryNextLog());
     }
@@ -159,7 +160,7 @@ public sealed class ConnectRequestTests
 
         await connection.WriteHeadersAsync(1, [("x-trailer", "1")], endStream: true);
 
-        Assert.Equal(ServerAnswer.Reset(Http2ErrorCodes.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
+        Assert.Equal(ServerAnswer.Reset((int)Http2ErrorCode.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
         await AssertUpstreamResetAsync(upstreamSocket);
         var log = await server.NextLogAsync(Deadline);
         Assert.Equal(200, log.StatusCode);
@@ -180,7 +181,7 @@ public sealed class ConnectRequestTests
 
         await connection.WriteHeadersAsync(1, [("x-trailer", "1")], endStream: false);
 
-        Assert.Equal(ServerAnswer.GoAway(Http2ErrorCodes.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
+        Assert.Equal(ServerAnswer.GoAway((int)Http2ErrorCode.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
         await AssertUpstreamResetAsync(upstreamSocket);
         var log = await server.NextLogAsync(Deadline);
         Assert.Equal(200, log.StatusCode);

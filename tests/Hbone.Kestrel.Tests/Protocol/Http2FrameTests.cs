@@ -1,3 +1,4 @@
+using Hbone.Http2;
 using System.Buffers.Binary;
 using System.Net.Security;
 using System.Security.Authentication;
@@ -154,7 +155,7 @@ public sealed class Http2FrameTests
         await connection.WriteHeadersAsync(1, [(":method", "CONNECT"), (":authority", upstream.Authority)], endStream: false);
 
         var bytes = await ReadRawUntilCloseAsync(connection.Stream);
-        AssertGoAway(bytes, Http2ErrorCodes.ProtocolError);
+        AssertGoAway(bytes, (int)Http2ErrorCode.ProtocolError);
         Assert.Equal(0, upstream.AcceptPending());
         Assert.Null(server.TryNextLog());
     }
@@ -171,7 +172,7 @@ public sealed class Http2FrameTests
         await connection.Stream.FlushAsync();
 
         var bytes = await ReadRawUntilCloseAsync(connection.Stream);
-        AssertGoAway(bytes, Http2ErrorCodes.ProtocolError);
+        AssertGoAway(bytes, (int)Http2ErrorCode.ProtocolError);
         Assert.Equal(0, upstream.AcceptPending());
         Assert.Null(server.TryNextLog());
     }
@@ -246,7 +247,7 @@ public sealed class Http2FrameTests
         // "_ConnectionError"): GOAWAY PROTOCOL_ERROR, then the connection closes. RFC 9113 §8.1.1 only requires a
         // stream error; a connection error is stricter and also never reaches the application.
         var answer = await ServerAnswer.ReadAsync(connection, 1);
-        Assert.Equal(ServerAnswer.GoAway(Http2ErrorCodes.ProtocolError), answer);
+        Assert.Equal(ServerAnswer.GoAway((int)Http2ErrorCode.ProtocolError), answer);
         await ServerAnswer.ReadGoAwayThenCloseAsync(connection);
         Assert.Equal(0, upstream.AcceptPending());
         Assert.Null(server.TryNextLog());
