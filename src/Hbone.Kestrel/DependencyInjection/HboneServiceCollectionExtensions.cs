@@ -15,14 +15,8 @@ public static class HboneServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<HboneServerOptions>()
-            .Configure(configure)
-            .Validate(static o =>
-            {
-                o.Validate();
-                return true;
-            })
-            .ValidateOnStart();
+        services.AddOptions<HboneServerOptions>().Configure(configure).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<HboneServerOptions>>(new Hbone.HboneOptionsValidator<HboneServerOptions>(static o => o.Validate()));
         services.AddSingleton<IConfigureOptions<HostOptions>>(sp => new ConfigureOptions<HostOptions>(host =>
             host.ShutdownTimeout = sp.GetRequiredService<IOptions<HboneServerOptions>>().Value.DrainTimeout));
         return new HboneServerBuilder(services);

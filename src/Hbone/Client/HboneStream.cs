@@ -20,6 +20,7 @@ public sealed class HboneStream : Stream
     private long _bytesSent;
     private long _bytesReceived;
     private int _disposed;
+    private PipeWriter? _output;
 
     internal HboneStream(Http2ClientStream stream, Http2Response response, TraceParent traceParent, HboneClientMetrics? metrics, IAsyncDisposable? owned = null)
     {
@@ -45,6 +46,12 @@ public sealed class HboneStream : Stream
 
     /// <summary>The received bytes as a pipe, read without an extra copy; advancing it returns flow-control credit.</summary>
     public PipeReader Input => _input;
+
+    /// <summary>
+    /// A pipe writer over this stream: flushed bytes become DATA frames. Completing it does not end the tunnel;
+    /// call <see cref="CompleteWritesAsync"/> for END_STREAM.
+    /// </summary>
+    public PipeWriter Output => _output ??= PipeWriter.Create(this, new StreamPipeWriterOptions(leaveOpen: true));
 
     /// <inheritdoc />
     public override bool CanRead => true;

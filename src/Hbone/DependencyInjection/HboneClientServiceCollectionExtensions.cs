@@ -16,14 +16,8 @@ public static class HboneClientServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<HboneClientOptions>()
-            .Configure(configure)
-            .Validate(static options =>
-            {
-                options.Validate();
-                return true;
-            })
-            .ValidateOnStart();
+        services.AddOptions<HboneClientOptions>().Configure(configure).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<HboneClientOptions>>(new Hbone.HboneOptionsValidator<HboneClientOptions>(static o => o.Validate()));
         services.AddSingleton(static sp => new HboneClient(
             sp.GetRequiredService<IOptions<HboneClientOptions>>().Value,
             sp.GetService<ILoggerFactory>(),

@@ -37,4 +37,37 @@ public sealed class KestrelServerTests
         Assert.Equal("spiffe://cluster.local/ns/default/sa/client", log.PeerIdentity?.ToString());
         Assert.Equal(payload.Length, log.BytesFromPeer);
     }
+
+    [Fact]
+    public async Task Tunnel_pipes_carry_bytes_both_ways()
+    {
+        using var upstream = new TcpUpstream();
+        using var stop = new CancellationTokenSource();
+        _ = upstream.RunEchoAsync(stop.Token);
+        await using var server = await HboneTestServer.StartAsync();
+        await using var client = ClientFixture.CreateClient();
+        await using var tunnel = await client.ConnectAsync(ClientFixture.Request(server.EndPoint, upstream.EndPoint)).AsTask().WaitAsync(Deadline);
+
+        var payload = RandomNumberGenerator.GetBytes(200_000);
+        await tunnel.Output.WriteAsync(payload);
+        await tunnel.CompleteWritesAsync();
+        var received = new MemoryStream();
+        while (true)
+        {
+            var result = await tunnel.Input.ReadAsync().AsTask().WaitAsync(Deadline);
+            foreach (var segment in result.Buffer)
+            {
+                received.Write(segment.Span);
+            }
+
+            tunnel.Input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received.ToArray()));
+        Assert.Equal(payload.Length, tunnel.BytesReceived);
+    }
 }

@@ -152,10 +152,25 @@ public sealed class Http2FrameTests
 
         await connection.Stream.WriteAsync("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"u8.ToArray());
         await connection.Stream.FlushAsync();
-        await connection.WriteHeadersAsync(1, [(":method", "CONNECT"), (":authority", upstream.Authority)], endStream: false);
+
+        // The server may close as soon as it read the bad preface: then this CONNECT cannot even be written,
+        // and a reset may discard the GOAWAY already on its way; the closed connection is the outcome then.
+        var written = true;
+        try
+        {
+            await connection.WriteHeadersAsync(1, [(":method", "CONNECT"), (":authority", upstream.Authority)], endStream: false).WaitAsync(Deadline);
+        }
+        catch (IOException)
+        {
+            written = false;
+        }
 
         var bytes = await ReadRawUntilCloseAsync(connection.Stream);
-        AssertGoAway(bytes, (int)Http2ErrorCode.ProtocolError);
+        if (written)
+        {
+            AssertGoAway(bytes, (int)Http2ErrorCode.ProtocolError);
+        }
+
         Assert.Equal(0, upstream.AcceptPending());
         Assert.Null(server.TryNextLog());
     }
