@@ -72,10 +72,34 @@ internal sealed class TunnelProbe : IAsyncDisposable
     {
         // Warm up: JIT, pools and the first connection do not count.
         await OpenAsync(200);
+        await UpstreamReachedAsync(200);
         var before = LiveBytes();
         await OpenAsync(count);
-        await Task.Delay(1000);
+        await UpstreamReachedAsync(200 + count);
         return (LiveBytes() - before) / count;
+    }
+
+    /// <summary>Waits (bounded) until every tunnel opened so far has its upstream connection accepted.</summary>
+    private async Task UpstreamReachedAsync(int tunnels)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            lock (_accepted)
+            {
+                if (_accepted.Count >= tunnels)
+                {
+                    return;
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Only {_accepted.Count} of {tunnels} tunnels reached the upstream within 60 s.");
+            }
+
+            await Task.Delay(20);
+        }
     }
 
     private async Task OpenAsync(int count)
