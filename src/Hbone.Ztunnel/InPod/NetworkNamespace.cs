@@ -12,16 +12,24 @@ internal static partial class NetworkNamespace
 
     public static T Run<T>(string netnsPath, Func<T> action)
     {
+        using var handle = File.OpenHandle(netnsPath);
+        return Run(handle, action, netnsPath);
+    }
+
+    /// <summary>Runs <paramref name="action"/> in the namespace of <paramref name="netns"/> (a handle, as ZDS hands it over).</summary>
+    public static T Run<T>(SafeHandle netns, Func<T> action, string? name = null)
+    {
         T? result = default;
         Exception? failure = null;
         var thread = new Thread(() =>
         {
+            var added = false;
             try
             {
-                using var handle = File.OpenHandle(netnsPath);
-                if (setns(handle.DangerousGetHandle().ToInt32(), CloneNewNet) != 0)
+                netns.DangerousAddRef(ref added);
+                if (setns(netns.DangerousGetHandle().ToInt32(), CloneNewNet) != 0)
                 {
-                    throw new IOException($"setns({netnsPath}) failed: errno {Marshal.GetLastPInvokeError()}");
+                    throw new IOException($"setns({name ?? "fd"}) failed: errno {Marshal.GetLastPInvokeError()}");
                 }
 
                 result = action();
@@ -29,6 +37,13 @@ internal static partial class NetworkNamespace
             catch (Exception ex)
             {
                 failure = ex;
+            }
+            finally
+            {
+                if (added)
+                {
+                    netns.DangerousRelease();
+                }
             }
         })
         {
