@@ -73,14 +73,23 @@ internal sealed class YamlReader(string? fileName)
             throw Fail(node, path, $"'{text}' is not a CIDR range");
         }
 
-        try
+        return HasHostBits(address, prefix)
+            ? throw Fail(node, path, $"'{text}' has bits set after the /{prefix} prefix")
+            : new System.Net.IPNetwork(address, prefix);
+    }
+
+    private static bool HasHostBits(IPAddress address, int prefix)
+    {
+        byte[] bytes = address.GetAddressBytes();
+        for (int bit = prefix; bit < bytes.Length * 8; bit++)
         {
-            return new System.Net.IPNetwork(address, prefix);
+            if ((bytes[bit / 8] & (0x80 >> (bit % 8))) != 0)
+            {
+                return true;
+            }
         }
-        catch (ArgumentException)
-        {
-            throw Fail(node, path, $"'{text}' has bits set after the /{prefix} prefix");
-        }
+
+        return false;
     }
 
     /// <summary>The mapping's entries by key; keys must be unique strings.</summary>
