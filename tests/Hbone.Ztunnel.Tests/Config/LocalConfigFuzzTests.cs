@@ -39,9 +39,10 @@ public sealed class LocalConfigFuzzTests
     // Fail closed: while the L7 rule line survives intact, a config that still parses keeps the L7 flag on its policy.
     private static void AssertNoFailOpen(string yaml, LocalConfig config)
     {
-        if (yaml.Contains("  rules: [[[ { methods: [9999] } ]]]", StringComparison.Ordinal) && config.Policies.Count == 1)
+        if (yaml.Contains("  rules: [[[ { methods: [9999] } ]]]", StringComparison.Ordinal)
+            && config.Policies is [{ Rules: [{ Clauses: [{ Matches: [PolicyMatch match] }] }] }]
+            && match.NotDestinationPorts.Count == 0)
         {
-            PolicyMatch match = Assert.Single(Assert.Single(Assert.Single(config.Policies[0].Rules).Clauses).Matches);
             Assert.True(match.RequiresL7);
         }
     }
