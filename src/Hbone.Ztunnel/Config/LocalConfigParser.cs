@@ -26,6 +26,7 @@ public static class LocalConfigParser
         var stream = new YamlStream();
         try
         {
+            CheckShape(reader, yaml);
             stream.Load(new StringReader(yaml));
         }
         catch (YamlException e)
@@ -48,14 +49,35 @@ public static class LocalConfigParser
             throw reader.Fail(second, "", "expected one YAML document");
         }
 
-        try
+        return Read(reader, stream.Documents[0].RootNode);
+    }
+
+    /// <summary>A config nests at most 7 levels (policies, rules, clauses, matches, lists); YamlDotNet builds nodes recursively, so a deeper document could overflow the stack.</summary>
+    internal const int MaxDepth = 32;
+
+    private static void CheckShape(YamlReader reader, string yaml)
+    {
+        var parser = new Parser(new StringReader(yaml));
+        int depth = 0;
+        while (parser.MoveNext())
         {
-            return Read(reader, stream.Documents[0].RootNode);
-        }
-        catch (InvalidOperationException e)
-        {
-            // YamlDotNet resolves aliases lazily; a node it cannot give back is a document problem, not a crash.
-            throw new LocalConfigException(fileName, 1, 1, "", $"invalid YAML: {e.Message}", e);
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxDepth)
+                    {
+                        throw reader.Fail(parser.Current!.Start, $"nesting deeper than {MaxDepth} levels");
+                    }
+
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+
+                // An alias repeated at every level expands exponentially when the tree is read ("billion laughs").
+                case YamlDotNet.Core.Events.AnchorAlias:
+                    throw reader.Fail(parser.Current!.Start, "YAML aliases (*name) are not supported");
+            }
         }
     }
 

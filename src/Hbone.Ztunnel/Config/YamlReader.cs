@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Hbone.Ztunnel.Config;
@@ -9,6 +10,8 @@ internal sealed class YamlReader(string? fileName)
 {
     public LocalConfigException Fail(YamlNode node, string path, string problem) =>
         new(fileName, node.Start.Line, node.Start.Column, path, problem);
+
+    public LocalConfigException Fail(Mark mark, string problem) => new(fileName, mark.Line, mark.Column, "", problem);
 
     public YamlMappingNode Mapping(YamlNode node, string path) =>
         node as YamlMappingNode ?? throw Fail(node, path, $"expected a mapping, found {Describe(node)}");

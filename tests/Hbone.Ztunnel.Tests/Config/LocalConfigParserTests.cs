@@ -165,6 +165,7 @@ public sealed class LocalConfigParserTests
     [InlineData("policies:\n- name: p\n  namespace: ns\n  scope: Global\n  action: Deny\n  rules: [[[ { namespaces: [\"a*b\"] } ]]]\n", 6, 29, "policies[0].rules[0][0][0].namespaces[0]: 'a*b' is not an exact, prefix")]
     [InlineData("policies:\n- name: p\n  namespace: ns\n  scope: Global\n  action: Deny\n  rules: [ { namespaces: [a] } ]\n", 6, 12, "policies[0].rules[0]: expected a sequence, found a mapping")]
     [InlineData("policies:\n- name: p\n  namespace: ns\n  scope: WorkloadSelector\n  action: Deny\n", 4, 10, "policies[0].scope: scope WorkloadSelector needs a 'selector'")]
+    [InlineData("a: &x [1]\nworkloads: *x\n", 2, 12, "YAML aliases (*name) are not supported")]
     [InlineData("workloads: {}\n", 1, 12, "workloads: expected a sequence, found a mapping")]
     [InlineData("- 1\n", 1, 1, "(root): expected a mapping, found a sequence")]
     public void Errors_name_line_column_path_and_problem(string yaml, int line, int column, string fragment)
@@ -201,5 +202,14 @@ public sealed class LocalConfigParserTests
         {
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    [Trait("case", "FZ-05")]
+    public void Deep_nesting_is_rejected_instead_of_overflowing_the_stack()
+    {
+        string yaml = "workloads: " + new string('[', 200_000) + new string(']', 200_000);
+        var e = Assert.Throws<LocalConfigException>(() => LocalConfigParser.Parse(yaml, "config.yaml"));
+        Assert.Equal("config.yaml:1:43: nesting deeper than 32 levels", e.Message);
     }
 }
