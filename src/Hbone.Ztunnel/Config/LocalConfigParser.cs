@@ -33,6 +33,7 @@ public static class LocalConfigParser
         {
             throw new LocalConfigException(fileName, e.Start.Line, e.Start.Column, "", SyntaxProblem(e), e);
         }
+        // Not every YamlDotNet failure is a YamlException; any of them is still a bad document, never a crash.
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
         {
             throw new LocalConfigException(fileName, 1, 1, "", $"invalid YAML: {e.Message}", e);
