@@ -1,0 +1,66 @@
+using System.Collections;
+using System.Globalization;
+using Hbone.Identity;
+
+namespace Hbone.Ztunnel.Config;
+
+/// <summary>Typed reads of environment variables; unset or empty means "use the default".</summary>
+internal sealed class EnvReader(IDictionary env)
+{
+    public string? String(string name) => env[name] is string { Length: > 0 } value ? value.Trim() : null;
+
+    public int? Int(string name, int min, int max)
+    {
+        if (String(name) is not { } text)
+        {
+            return null;
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max
+            ? value
+            : throw new ZtunnelConfigException(name, $"'{text}' is not an integer in [{min}, {max}]");
+    }
+
+    public int? Port(string name) => Int(name, 1, 65535);
+
+    public bool? Bool(string name) => String(name)?.ToLowerInvariant() switch
+    {
+        null => null,
+        "true" or "1" or "yes" or "on" => true,
+        "false" or "0" or "no" or "off" => false,
+        var text => throw new ZtunnelConfigException(name, $"'{text}' is not a boolean (true or false)"),
+    };
+
+    public string? TrustDomain(string name)
+    {
+        string? value = String(name);
+        return value is null || SpiffeId.TryParse($"spiffe://{value}/x", out _, out _)
+            ? value
+            : throw new ZtunnelConfigException(name, $"'{value}' is not a SPIFFE trust domain");
+    }
+
+    /// <summary>A Go-style duration (<c>500ms</c>, <c>5s</c>, <c>5m</c>, <c>1h</c>) or plain seconds.</summary>
+    public TimeSpan Duration(string name, TimeSpan fallback, bool positive = false)
+    {
+        if (String(name) is not { } text)
+        {
+            return fallback;
+        }
+
+        (string number, double unit) = text switch
+        {
+            _ when text.EndsWith("ms", StringComparison.Ordinal) => (text[..^2], 0.001),
+            _ when text.EndsWith('s') => (text[..^1], 1),
+            _ when text.EndsWith('m') => (text[..^1], 60),
+            _ when text.EndsWith('h') => (text[..^1], 3600),
+            _ => (text, 1),
+        };
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value)
+            || double.IsInfinity(value * unit) || value * unit > TimeSpan.MaxValue.TotalSeconds / 2 || (positive && value == 0))
+        {
+            throw new ZtunnelConfigException(name, $"'{text}' is not a {(positive ? "positive " : "")}duration (e.g. 500ms, 5s, 5m, 1h)");
+        }
+
+        return TimeSpan.FromSeconds(value * unit);
+    }
+}

@@ -1,0 +1,11 @@
+namespace Hbone.Ztunnel.Config;
+
+/// <summary>How a workload accepts traffic.</summary>
+public enum WorkloadProtocol
+{
+    /// <summary>In the mesh: HBONE on port 15008.</summary>
+    Hbone,
+
+    /// <summary>Not in the mesh: plain TCP to the workload's port.</summary>
+    Tcp,
+}

@@ -1,0 +1,216 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Hbone.Identity;
+using Hbone.Ztunnel.Config;
+
+namespace Hbone.Ztunnel.State;
+
+/// <summary>One immutable view of the workloads and services, indexed for lookups and routing.</summary>
+public sealed class WorkloadSnapshot
+{
+    private const int HbonePort = 15008;
+    private readonly Dictionary<NetworkAddress, Workload> _workloadsByIp = [];
+    private readonly Dictionary<string, Workload> _workloadsByUid = new(StringComparer.Ordinal);
+    private readonly Dictionary<NetworkAddress, Service> _servicesByVip = [];
+    private readonly Dictionary<string, Service> _servicesByHostname = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Workload[]> _endpoints = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, StrongBox<int>> _nextEndpoint = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SpiffeId> _identities = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SpiffeId[]> _serviceSans = new(StringComparer.Ordinal);
+
+    /// <summary>Indexes a config.</summary>
+    /// <param name="config">The parsed config.</param>
+    /// <param name="trustDomain">The trust domain of workload SPIFFE IDs.</param>
+    /// <param name="network">The network of this node, used when the source is unknown.</param>
+    public WorkloadSnapshot(LocalConfig config, string trustDomain = "cluster.local", string network = "")
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config;
+        TrustDomain = trustDomain;
+        Network = network;
+        foreach (Workload w in config.Workloads)
+        {
+            _workloadsByUid[w.Uid] = w;
+            _identities[w.Uid] = SpiffeId.ForIstio(trustDomain, w.Namespace, w.ServiceAccount);
+            foreach (IPAddress ip in w.WorkloadIps)
+            {
+                _workloadsByIp.TryAdd(new NetworkAddress(w.Network, Normalize(ip)), w);
+            }
+        }
+
+        foreach (Service s in config.Services)
+        {
+            _servicesByHostname.TryAdd(s.Hostname, s);
+            foreach (NetworkAddress vip in s.Vips)
+            {
+                _servicesByVip.TryAdd(vip with { Address = Normalize(vip.Address) }, s);
+            }
+
+            var endpoints = new List<Workload>();
+            foreach (Workload w in config.Workloads)
+            {
+                if (w.Services.ContainsKey(s.Key) && w.WorkloadIps.Count > 0)
+                {
+                    endpoints.Add(w);
+                }
+            }
+
+            _endpoints[s.Key] = [.. endpoints];
+            _nextEndpoint[s.Key] = new StrongBox<int>(-1);
+            var sans = new List<SpiffeId>();
+            foreach (string san in s.SubjectAltNames)
+            {
+                if (SpiffeId.TryParse(san, out SpiffeId? id, out _))
+                {
+                    sans.Add(id);
+                }
+            }
+
+            _serviceSans[s.Key] = [.. sans];
+        }
+    }
+
+    /// <summary>An empty snapshot.</summary>
+    public static WorkloadSnapshot Empty { get; } = new(LocalConfig.Empty);
+
+    /// <summary>The config this snapshot indexes.</summary>
+    public LocalConfig Config { get; }
+
+    /// <summary>The trust domain of workload identities.</summary>
+    public string TrustDomain { get; }
+
+    /// <summary>This node's network.</summary>
+    public string Network { get; }
+
+    /// <summary>The workload with this IP in this network.</summary>
+    public Workload? FindWorkload(string network, IPAddress ip) => _workloadsByIp.GetValueOrDefault(new NetworkAddress(network, Normalize(ip)));
+
+    /// <summary>The workload with this uid.</summary>
+    public Workload? FindWorkloadByUid(string uid) => _workloadsByUid.GetValueOrDefault(uid);
+
+    /// <summary>The service with this VIP in this network.</summary>
+    public Service? FindService(string network, IPAddress vip) => _servicesByVip.GetValueOrDefault(new NetworkAddress(network, Normalize(vip)));
+
+    /// <summary>The service with this hostname (the first one listed when several namespaces use it).</summary>
+    public Service? FindServiceByHostname(string hostname) => _servicesByHostname.GetValueOrDefault(hostname);
+
+    /// <summary>The workloads behind a service.</summary>
+    public IReadOnlyList<Workload> Endpoints(Service service) => _endpoints.GetValueOrDefault(service.Key) ?? [];
+
+    /// <summary>The workload's SPIFFE ID.</summary>
+    public SpiffeId IdentityOf(Workload workload) =>
+        _identities.GetValueOrDefault(workload.Uid) ?? SpiffeId.ForIstio(TrustDomain, workload.Namespace, workload.ServiceAccount);
+
+    /// <summary>Decides how to send a connection to <paramref name="destination"/>.</summary>
+    /// <param name="destination">The original destination.</param>
+    /// <param name="source">The sending workload, when known; its network scopes the lookups.</param>
+    /// <returns>The route.</returns>
+    public RouteDecision Resolve(IPEndPoint destination, Workload? source)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        string network = source?.Network ?? Network;
+        if (FindService(network, destination.Address) is { } service)
+        {
+            return service.Waypoint is { } waypoint && !IsFrom(source, waypoint)
+                ? ViaWaypoint(waypoint, destination, service)
+                : ToServiceEndpoint(service, destination.Port, network);
+        }
+
+        if (FindWorkload(network, destination.Address) is { } workload)
+        {
+            if (workload.Waypoint is { } waypoint && !IsFrom(source, waypoint))
+            {
+                return ViaWaypoint(waypoint, destination, null);
+            }
+
+            return workload.Protocol == WorkloadProtocol.Tcp
+                ? new RouteDecision(RouteKind.PlaintextWorkload, destination) { Workload = workload }
+                : new RouteDecision(RouteKind.Workload, new IPEndPoint(destination.Address, HbonePort))
+                {
+                    Authority = destination.ToString(),
+                    ExpectedIdentities = [IdentityOf(workload)],
+                    Workload = workload,
+                };
+        }
+
+        return new RouteDecision(RouteKind.Passthrough, destination);
+    }
+
+    private RouteDecision ToServiceEndpoint(Service service, int port, string network)
+    {
+        Workload[] all = _endpoints[service.Key];
+        var candidates = new List<(Workload Workload, IPAddress Ip, int Port)>(all.Length);
+        foreach (Workload w in all)
+        {
+            int? target = w.Services[service.Key].TryGetValue(port, out int t) ? t : service.Ports.TryGetValue(port, out t) ? t : null;
+            IPAddress? ip = w.Network == network ? w.WorkloadIps[0] : null;
+
+            if (target is int targetPort && ip is not null)
+            {
+                candidates.Add((w, ip, targetPort));
+            }
+        }
+
+        if (candidates.Count == 0)
+        {
+            return new RouteDecision(RouteKind.NoEndpoint, new IPEndPoint(IPAddress.None, port))
+            {
+                Service = service,
+                ForwardedHost = service.Hostname,
+                Reason = $"service {service.Key} has no endpoint for port {port} in network '{network}'",
+            };
+        }
+
+        // Round-robin: spreads connections evenly and deterministically across endpoints.
+        int next = Interlocked.Increment(ref _nextEndpoint[service.Key].Value) & int.MaxValue;
+        var (endpoint, endpointIp, endpointPort) = candidates[next % candidates.Count];
+        var endpointAddress = new IPEndPoint(endpointIp, endpointPort);
+        if (endpoint.Protocol == WorkloadProtocol.Tcp)
+        {
+            return new RouteDecision(RouteKind.PlaintextWorkload, endpointAddress) { Workload = endpoint, Service = service, ForwardedHost = service.Hostname };
+        }
+
+        return new RouteDecision(RouteKind.ServiceVip, new IPEndPoint(endpointIp, HbonePort))
+        {
+            Authority = endpointAddress.ToString(),
+            ForwardedHost = service.Hostname,
+            ExpectedIdentities = [IdentityOf(endpoint), .. _serviceSans[service.Key]],
+            Workload = endpoint,
+            Service = service,
+        };
+    }
+
+    private RouteDecision ViaWaypoint(GatewayAddress waypoint, IPEndPoint destination, Service? service)
+    {
+        Workload? waypointWorkload = FindWorkload(waypoint.Destination.Network, waypoint.Destination.Address);
+        return new RouteDecision(RouteKind.Waypoint, new IPEndPoint(waypoint.Destination.Address, waypoint.HboneMtlsPort))
+        {
+            Authority = destination.ToString(),
+            ExpectedIdentities = waypointWorkload is null ? [] : [IdentityOf(waypointWorkload)],
+            ForwardedHost = service?.Hostname,
+            Workload = waypointWorkload,
+            Service = service,
+        };
+    }
+
+    // Traffic the waypoint itself sends goes straight to the destination, or it would loop.
+    private static bool IsFrom(Workload? source, GatewayAddress waypoint)
+    {
+        if (source is null || source.Network != waypoint.Destination.Network)
+        {
+            return false;
+        }
+
+        foreach (IPAddress ip in source.WorkloadIps)
+        {
+            if (Normalize(ip).Equals(Normalize(waypoint.Destination.Address)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static IPAddress Normalize(IPAddress ip) => ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip;
+}
