@@ -6,61 +6,21 @@ namespace Hbone.Cli.Tests.Infrastructure;
 /// <summary>A loopback TCP server that echoes each connection's bytes and closes its side after the peer's FIN.</summary>
 internal sealed class EchoServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _acceptLoop;
+    private readonly ScriptedTcpServer _server = new(EchoAsync);
 
-    public EchoServer()
+    public IPEndPoint EndPoint => _server.EndPoint;
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    private static async Task EchoAsync(Socket socket, CancellationToken cancellationToken)
     {
-        _listener.Start();
-        _acceptLoop = AcceptAsync();
-    }
-
-    public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndpoint;
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, cancellationToken)) > 0)
         {
-            await _acceptLoop;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
+            await socket.SendAsync(buffer.AsMemory(0, read), cancellationToken);
         }
 
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            var socket = await _listener.AcceptSocketAsync(_stop.Token);
-            _ = EchoAsync(socket);
-        }
-    }
-
-    private async Task EchoAsync(Socket socket)
-    {
-        using (socket)
-        {
-            var buffer = new byte[16 * 1024];
-            try
-            {
-                int read;
-                while ((read = await socket.ReceiveAsync(buffer, _stop.Token)) > 0)
-                {
-                    await socket.SendAsync(buffer.AsMemory(0, read), _stop.Token);
-                }
-
-                socket.Shutdown(SocketShutdown.Send);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException)
-            {
-                // The tunnel was reset or the test ended.
-            }
-        }
+        socket.Shutdown(SocketShutdown.Send);
     }
 }

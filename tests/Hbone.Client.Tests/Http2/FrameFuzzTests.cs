@@ -149,19 +149,7 @@ public sealed class FrameFuzzTests(ITestOutputHelper output)
             await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
             try
             {
-                await tls.AuthenticateAsServerAsync(
-                    new SslServerAuthenticationOptions
-                    {
-                        ServerCertificateContext = SslStreamCertificateContext.Create(TestPki.Shared.Server.Certificate, TestPki.Shared.Server.Intermediates, offline: true),
-                        ApplicationProtocols = [SslApplicationProtocol.Http2],
-                        EnabledSslProtocols = SslProtocols.Tls13,
-                        ClientCertificateRequired = true,
-                        RemoteCertificateValidationCallback = (_, _, _, _) => true,
-                    },
-                    token);
-
-                var preface = new byte[24];
-                await tls.ReadExactlyAsync(preface, token);
+                await RawH2Server.AcceptHandshakeAsync(tls, token);
                 await tls.WriteAsync(Frame(Settings, 0, 0, []), token);
 
                 // Frames must answer a stream the client opened: wait for its HEADERS (stream 1).

@@ -72,17 +72,7 @@ internal sealed class RawH2Server : IAsyncDisposable
         await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
         try
         {
-            await tls.AuthenticateAsServerAsync(
-                new SslServerAuthenticationOptions
-                {
-                    ServerCertificateContext = SslStreamCertificateContext.Create(TestPki.Shared.Server.Certificate, TestPki.Shared.Server.Intermediates, offline: true),
-                    ApplicationProtocols = [SslApplicationProtocol.Http2],
-                    EnabledSslProtocols = SslProtocols.Tls13,
-                    ClientCertificateRequired = true,
-                    RemoteCertificateValidationCallback = (_, _, _, _) => true,
-                },
-                timeout.Token);
-            await tls.ReadExactlyAsync(new byte[24], timeout.Token);
+            await AcceptHandshakeAsync(tls, timeout.Token);
             await _script(new Connection(tls, socket, index, timeout.Token));
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or AuthenticationException or ObjectDisposedException or SocketException or EndOfStreamException)
@@ -109,6 +99,22 @@ internal sealed class RawH2Server : IAsyncDisposable
     }
 
     /// <summary>One accepted connection, past the client preface.</summary>
+    /// <summary>The server side of TLS (the shared server SVID, ALPN h2, any client certificate) and the client preface.</summary>
+    public static async Task AcceptHandshakeAsync(SslStream tls, CancellationToken cancellationToken)
+    {
+        await tls.AuthenticateAsServerAsync(
+            new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = SslStreamCertificateContext.Create(TestPki.Shared.Server.Certificate, TestPki.Shared.Server.Intermediates, offline: true),
+                ApplicationProtocols = [SslApplicationProtocol.Http2],
+                EnabledSslProtocols = SslProtocols.Tls13,
+                ClientCertificateRequired = true,
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            },
+            cancellationToken);
+        await tls.ReadExactlyAsync(new byte[24], cancellationToken);
+    }
+
     internal sealed class Connection(SslStream tls, Socket socket, int index, CancellationToken token)
     {
         /// <summary>1 for the first connection the server accepted, 2 for the next, ...</summary>

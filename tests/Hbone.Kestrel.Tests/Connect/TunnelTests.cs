@@ -202,11 +202,7 @@ public sealed class TunnelTests
     [Trait("case", "CON-13")]
     public async Task CON_13_refused_upstream_answers_503_before_any_200()
     {
-        int closedPort;
-        using (var probe = new TcpUpstream())
-        {
-            closedPort = probe.EndPoint.Port;
-        }
+        var closedPort = TcpUpstream.ClosedPort();
 
         await using var server = await HboneTestServer.StartAsync();
         await using var connection = await server.ConnectProcessingAsync();
@@ -323,11 +319,7 @@ public sealed class TunnelTests
     [Trait("case", "ADV-10")]
     public async Task ADV_10_early_data_before_a_refused_upstream_gets_503_and_goes_nowhere()
     {
-        int closedPort;
-        using (var probe = new TcpUpstream())
-        {
-            closedPort = probe.EndPoint.Port;
-        }
+        var closedPort = TcpUpstream.ClosedPort();
 
         await using var server = await HboneTestServer.StartAsync();
         await using var connection = await server.ConnectProcessingAsync();

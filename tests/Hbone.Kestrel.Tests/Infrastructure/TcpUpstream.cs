@@ -18,6 +18,13 @@ internal sealed class TcpUpstream : IDisposable
 
     public IPEndPoint EndPoint { get; }
 
+    /// <summary>A loopback port nobody listens on (bound, then released): connects to it are refused.</summary>
+    public static int ClosedPort()
+    {
+        using var probe = new TcpUpstream();
+        return probe.EndPoint.Port;
+    }
+
     public string Authority => EndPoint.ToString();
 
     public int Accepted;

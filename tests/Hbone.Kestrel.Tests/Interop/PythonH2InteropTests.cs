@@ -152,12 +152,7 @@ public sealed class PythonH2InteropTests : IDisposable
     [Trait("case", "CON-13")]
     public async Task CON_13_python_h2_connect_to_a_closed_port_gets_503()
     {
-        int closedPort;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            closedPort = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+        var closedPort = TcpUpstream.ClosedPort();
 
         await using var server = await HboneTestServer.StartAsync();
 
