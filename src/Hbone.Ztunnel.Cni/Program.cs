@@ -1,23 +1,112 @@
 using System.CommandLine;
+using Hbone.Ztunnel.Cni.Agent;
 using Hbone.Ztunnel.Cni.Rules;
 
 // hbone-ztunnel-cni: what the CNI plugin and pod events do on a node, from the shell.
 // Exit codes: 0 success, 1 error (one line on stderr).
 var netns = new Option<string>("--netns") { Description = "The pod's network namespace: a name from 'ip netns' or a path such as /proc/PID/ns/net.", Required = true };
 var noDns = new Option<bool>("--no-dns-capture") { Description = "Do not redirect DNS (port 53) to the proxy's DNS port." };
+var podsDir = new Option<string>("--pods-dir") { Description = "The directory of enrolled pods the agent watches: enroll writes <uid>.json there, remove deletes it." };
+var uid = new Option<string>("--uid") { Description = "The pod's uid (required with --pods-dir)." };
+var name = new Option<string>("--name") { Description = "The pod's name (default: the uid)." };
+var podNamespace = new Option<string>("--namespace") { Description = "The pod's Kubernetes namespace.", DefaultValueFactory = _ => "default" };
+var serviceAccount = new Option<string>("--service-account") { Description = "The pod's service account.", DefaultValueFactory = _ => "default" };
 
-var enroll = new Command("enroll", "Write the in-pod redirection rules into a pod's network namespace (idempotent).") { netns, noDns };
-enroll.SetAction((parse, token) => RunAsync(parse, token, static (i, path, t) => i.ApplyAsync(path, t)));
-var remove = new Command("remove", "Remove the in-pod redirection rules from a pod's network namespace, leaving nothing behind.") { netns, noDns };
-remove.SetAction((parse, token) => RunAsync(parse, token, static (i, path, t) => i.RemoveAsync(path, t)));
+var enroll = new Command("enroll", "Write the in-pod redirection rules into a pod's network namespace (idempotent); with --pods-dir, record the pod for the agent.")
+{
+    netns, noDns, podsDir, uid, name, podNamespace, serviceAccount,
+};
+enroll.Validators.Add(RequireUidWithPodsDir);
+enroll.SetAction(async (parse, token) =>
+{
+    var path = NetnsPath(parse);
+    var code = await RunAsync(parse, path, token, static (i, p, t) => i.ApplyAsync(p, t));
+    if (code != 0 || parse.GetValue(podsDir) is not { } directory)
+    {
+        return code;
+    }
 
-var root = new RootCommand("hbone-ztunnel-cni: the interception agent of the reference ztunnel.") { enroll, remove };
+    var id = parse.GetRequiredValue(uid);
+    return TryFiles(() => PodDirectory.Write(directory, new PodRecord(
+        id,
+        parse.GetValue(name) ?? id,
+        parse.GetRequiredValue(podNamespace),
+        parse.GetRequiredValue(serviceAccount),
+        path)));
+});
+
+var remove = new Command("remove", "Remove the in-pod redirection rules from a pod's network namespace, leaving nothing behind; with --pods-dir, forget the pod.")
+{
+    netns, noDns, podsDir, uid,
+};
+remove.Validators.Add(RequireUidWithPodsDir);
+remove.SetAction(async (parse, token) =>
+{
+    var code = await RunAsync(parse, NetnsPath(parse), token, static (i, p, t) => i.RemoveAsync(p, t));
+
+    // The pod is forgotten even when its namespace is already gone: the agent must still tell the ztunnel.
+    if (parse.GetValue(podsDir) is { } directory)
+    {
+        var removed = TryFiles(() => PodDirectory.Delete(directory, parse.GetRequiredValue(uid)));
+        code = code != 0 ? code : removed;
+    }
+
+    return code;
+});
+
+var socket = new Option<string>("--socket") { Description = "The ZDS Unix socket the ztunnel connects to.", DefaultValueFactory = _ => "/var/run/ztunnel/ztunnel.sock" };
+var agentPodsDir = new Option<string>("--pods-dir") { Description = "The directory of enrolled pods (written by 'enroll --pods-dir').", Required = true };
+var agent = new Command("agent", "Run the node agent: serve ZDS on --socket and hand the ztunnel every pod in --pods-dir, following changes, until SIGTERM or Ctrl+C.")
+{
+    socket, agentPodsDir,
+};
+agent.SetAction(async (parse, token) =>
+{
+    NodeAgent node;
+    try
+    {
+        node = new NodeAgent(parse.GetRequiredValue(socket), parse.GetRequiredValue(agentPodsDir), Console.Out, Console.Error);
+    }
+    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+    {
+        await Console.Error.WriteLineAsync($"hbone-ztunnel-cni: error: {ex.Message}");
+        return 1;
+    }
+
+    await using (node)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, token);
+        }
+        catch (OperationCanceledException)
+        {
+            // SIGTERM or Ctrl+C: stop cleanly.
+        }
+    }
+
+    return 0;
+});
+
+var root = new RootCommand("hbone-ztunnel-cni: the interception agent of the reference ztunnel.") { enroll, remove, agent };
 return await root.Parse(args).InvokeAsync();
 
-async Task<int> RunAsync(ParseResult parse, CancellationToken token, Func<InPodInterception, string, CancellationToken, Task> action)
+void RequireUidWithPodsDir(System.CommandLine.Parsing.CommandResult result)
+{
+    if (result.GetValue(podsDir) is not null && string.IsNullOrWhiteSpace(result.GetValue(uid)))
+    {
+        result.AddError("--uid is required with --pods-dir.");
+    }
+}
+
+string NetnsPath(ParseResult parse)
 {
     var value = parse.GetRequiredValue(netns);
-    var path = value.Contains('/', StringComparison.Ordinal) ? value : NetnsCommand.PathOfNamed(value);
+    return Path.GetFullPath(value.Contains('/', StringComparison.Ordinal) ? value : NetnsCommand.PathOfNamed(value));
+}
+
+async Task<int> RunAsync(ParseResult parse, string path, CancellationToken token, Func<InPodInterception, string, CancellationToken, Task> action)
+{
     try
     {
         await action(new InPodInterception(new InterceptionOptions { CaptureDns = !parse.GetValue(noDns) }), path, token);
@@ -26,6 +115,20 @@ async Task<int> RunAsync(ParseResult parse, CancellationToken token, Func<InPodI
     catch (InterceptionException ex)
     {
         await Console.Error.WriteLineAsync($"hbone-ztunnel-cni: error: {ex.Message}");
+        return 1;
+    }
+}
+
+static int TryFiles(Action action)
+{
+    try
+    {
+        action();
+        return 0;
+    }
+    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine($"hbone-ztunnel-cni: error: {ex.Message}");
         return 1;
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Microsoft.Win32.SafeHandles;
 
 namespace Hbone.Ztunnel.Zds;
 
@@ -14,12 +15,24 @@ public sealed class ZdsServer : IAsyncDisposable
     private readonly List<Channel<WorkloadRequestWithPath>> _connections = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
+    private readonly TimeSpan _ackTimeout;
 
-    public ZdsServer(string socketPath)
+    /// <summary>Listens on <paramref name="socketPath"/> (a stale socket file there is replaced).</summary>
+    /// <param name="socketPath">The Unix socket the ztunnel connects to.</param>
+    /// <param name="ackTimeout">
+    /// How long a ztunnel may take to say hello or to ack one message before its connection is dropped (it then
+    /// reconnects and gets a fresh snapshot); <see cref="DefaultAckTimeout"/> unless set.
+    /// </param>
+    public ZdsServer(string socketPath, TimeSpan? ackTimeout = null)
     {
+        _ackTimeout = ackTimeout ?? DefaultAckTimeout;
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_ackTimeout, TimeSpan.Zero, nameof(ackTimeout));
         _listener = new ZdsListener(socketPath);
         _acceptLoop = Task.Run(AcceptLoopAsync);
     }
+
+    /// <summary>The default bound on the wait for a hello or an ack: 10 seconds.</summary>
+    public static readonly TimeSpan DefaultAckTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Raised with the ztunnel's answer to each message ("" when acked without error).</summary>
     public event Action<string, string>? Acked;
@@ -79,6 +92,7 @@ public sealed class ZdsServer : IAsyncDisposable
         {
             try
             {
+                socket.SetTimeout(_ackTimeout);
                 var hello = socket.Receive(ZdsHello.Parser);
                 if (hello is null || hello.Message.Version != Version.V1)
                 {
@@ -124,18 +138,43 @@ public sealed class ZdsServer : IAsyncDisposable
 
     private void SendAndAwaitAck(ZdsSocket socket, WorkloadRequestWithPath request)
     {
+        var uid = UidOf(request.Request);
         if (request.NetnsPath is { } path)
         {
-            using var fd = File.OpenHandle(path);
-            socket.Send(request.Request, fd);
+            SafeFileHandle fd;
+            try
+            {
+                fd = File.OpenHandle(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The pod's namespace is gone (or unreadable): skip that pod, not the whole connection.
+                Acked?.Invoke(uid, $"cannot open network namespace {path}: {ex.Message}");
+                return;
+            }
+
+            using (fd)
+            {
+                socket.Send(request.Request, fd);
+            }
         }
         else
         {
             socket.Send(request.Request);
         }
 
-        var answer = socket.Receive(WorkloadResponse.Parser) ?? throw new IOException("The ztunnel closed the ZDS connection.");
-        Acked?.Invoke(UidOf(request.Request), answer.Message.Ack?.Error ?? string.Empty);
+        ZdsDatagram<WorkloadResponse> answer;
+        try
+        {
+            answer = socket.Receive(WorkloadResponse.Parser) ?? throw new IOException("The ztunnel closed the ZDS connection.");
+        }
+        catch (TimeoutException)
+        {
+            Acked?.Invoke(uid, $"no ack within {_ackTimeout.TotalSeconds:0.###} s: dropping the connection");
+            throw;
+        }
+
+        Acked?.Invoke(uid, answer.Message.Ack?.Error ?? string.Empty);
     }
 
     private static string UidOf(WorkloadRequest request) => request.PayloadCase switch

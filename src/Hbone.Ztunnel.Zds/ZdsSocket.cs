@@ -18,6 +18,9 @@ public sealed unsafe partial class ZdsSocket : IDisposable
     private const int MsgCmsgCloexec = 0x40000000;
     private const int MsgNoSignal = 0x4000;
     private const int CmsgHeaderSize = 16;
+    private const int SoReceiveTimeout = 20;
+    private const int SoSendTimeout = 21;
+    private const int EAgain = 11;
 
     private readonly Socket _socket;
     private readonly byte[] _buffer = new byte[MaxMessage];
@@ -42,6 +45,20 @@ public sealed unsafe partial class ZdsSocket : IDisposable
             socket.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Bounds every later blocking send and receive (SO_RCVTIMEO and SO_SNDTIMEO): a call that waits longer throws
+    /// <see cref="TimeoutException"/>, so that a peer that stops answering cannot hold the connection's thread forever.
+    /// </summary>
+    public void SetTimeout(TimeSpan timeout)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
+        var microseconds = (long)Math.Ceiling(timeout.TotalMicroseconds);
+        var value = new TimeVal { Seconds = (nint)(microseconds / 1_000_000), Microseconds = (nint)(microseconds % 1_000_000) };
+        var bytes = new ReadOnlySpan<byte>(&value, sizeof(TimeVal));
+        _socket.SetRawSocketOption(SolSocket, SoReceiveTimeout, bytes);
+        _socket.SetRawSocketOption(SolSocket, SoSendTimeout, bytes);
     }
 
     /// <summary>Sends one message, with <paramref name="fd"/> attached as SCM_RIGHTS when given.</summary>
@@ -76,7 +93,7 @@ public sealed unsafe partial class ZdsSocket : IDisposable
 
                 if (sendmsg(_socket.SafeHandle, &header, MsgNoSignal) < 0)
                 {
-                    throw new SocketException(Marshal.GetLastPInvokeError());
+                    throw Failure("send");
                 }
             }
             finally
@@ -108,7 +125,7 @@ public sealed unsafe partial class ZdsSocket : IDisposable
 
         if (received < 0)
         {
-            throw new SocketException(Marshal.GetLastPInvokeError());
+            throw Failure("receive");
         }
 
         var fds = ReadDescriptors(control, (int)header.ControlLen);
@@ -148,6 +165,15 @@ public sealed unsafe partial class ZdsSocket : IDisposable
         _socket.Dispose();
     }
 
+    /// <summary>The error of the last failed call: a timeout set by <see cref="SetTimeout"/> surfaces as EAGAIN.</summary>
+    private static Exception Failure(string operation)
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == EAgain
+            ? new TimeoutException($"ZDS {operation} timed out: the peer did not answer in time.")
+            : new SocketException(errno);
+    }
+
     private static List<SafeFileHandle> ReadDescriptors(byte* control, int length)
     {
         var fds = new List<SafeFileHandle>();
@@ -173,6 +199,13 @@ public sealed unsafe partial class ZdsSocket : IDisposable
         }
 
         return fds;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeVal
+    {
+        public nint Seconds;
+        public nint Microseconds;
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Hbone.Ztunnel.Cni.Tests.Rules;
 using Hbone.Ztunnel.Zds;
-using Microsoft.Win32.SafeHandles;
 
 namespace Hbone.Ztunnel.Cni.Tests.Zds;
 
@@ -30,11 +29,11 @@ public sealed class ZdsProtocolTests : IDisposable
         Assert.Equal("sa-a", handler.Added["uid-a"]);
 
         agent.Add(new ZdsWorkload("uid-b", "b", "default", "sa-b", podB.Path));
-        await handler.WaitForAsync(() => handler.Added.ContainsKey("uid-b"), Deadline);
+        await RecordingHandler.WaitForAsync(() => handler.Added.ContainsKey("uid-b"), Deadline);
         agent.Delete("uid-a");
-        await handler.WaitForAsync(() => handler.Deleted.Contains("uid-a"), Deadline);
+        await RecordingHandler.WaitForAsync(() => handler.Deleted.Contains("uid-a"), Deadline);
 
-        await handler.WaitForAsync(() => acks.Count >= 4, Deadline);
+        await RecordingHandler.WaitForAsync(() => acks.Count >= 4, Deadline);
         Assert.All(acks, ack => Assert.Equal(string.Empty, ack.Error));
         Assert.Contains(acks, ack => ack.Uid == "uid-b");
     }
@@ -50,8 +49,8 @@ public sealed class ZdsProtocolTests : IDisposable
 
         var handler = new RecordingHandler { FailAdds = true };
         await using var ztunnel = new ZdsClient(SocketPath, handler);
-        await handler.WaitForAsync(() => handler.SnapshotCompleted, Deadline);
-        await handler.WaitForAsync(() => errors.Count >= 2, Deadline);
+        await RecordingHandler.WaitForAsync(() => handler.SnapshotCompleted, Deadline);
+        await RecordingHandler.WaitForAsync(() => errors.Count >= 2, Deadline);
 
         Assert.Contains("cannot set up uid-bad", errors);
         Assert.False(ztunnel.Ready.IsCompleted, "a snapshot with a failed pod must not make the ztunnel ready");
@@ -72,60 +71,9 @@ public sealed class ZdsProtocolTests : IDisposable
         // The restarted agent no longer knows pod A: the ztunnel must drop it after the new snapshot.
         await using var second = new ZdsServer(SocketPath);
         second.Add(new ZdsWorkload("uid-b", "b", "default", "sa-b", podB.Path));
-        await handler.WaitForAsync(() => handler.Present.SequenceEqual(["uid-b"]), Deadline);
+        await RecordingHandler.WaitForAsync(() => handler.Present.SequenceEqual(["uid-b"]), Deadline);
         Assert.True(ztunnel.Connections >= 2);
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    private sealed class RecordingHandler : IZdsWorkloadHandler
-    {
-        public ConcurrentDictionary<string, string> Added { get; } = new();
-
-        public ConcurrentBag<string> Deleted { get; } = [];
-
-        public string[] Present { get; private set; } = [];
-
-        public bool SnapshotCompleted { get; private set; }
-
-        public bool FailAdds { get; init; }
-
-        public string? OnAdd(string uid, WorkloadInfo info, SafeFileHandle netns)
-        {
-            netns.Dispose();
-            if (FailAdds)
-            {
-                return $"cannot set up {uid}";
-            }
-
-            Added[uid] = info.ServiceAccount;
-            return null;
-        }
-
-        public void OnKeep(string uid)
-        {
-        }
-
-        public void OnDelete(string uid) => Deleted.Add(uid);
-
-        public void OnSnapshotComplete(IReadOnlySet<string> present)
-        {
-            Present = [.. present.Order(StringComparer.Ordinal)];
-            SnapshotCompleted = true;
-        }
-
-        public async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)
-        {
-            var deadline = DateTime.UtcNow + timeout;
-            while (!condition())
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    throw new TimeoutException("condition not reached");
-                }
-
-                await Task.Delay(20);
-            }
-        }
-    }
 }
