@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Hbone.Cli.Commands;
+using Hbone.Cli.Commands.Ztunnel;
 
 var root = new RootCommand("hbone: HBONE (Istio ambient mesh tunnels) from the shell. Exit codes: 0 success (serve/forward: also after a drain on SIGTERM/Ctrl+C), 1 error (one line on stderr), 2 the HBONE server refused the CONNECT (connect).")
 {
@@ -7,6 +8,7 @@ var root = new RootCommand("hbone: HBONE (Istio ambient mesh tunnels) from the s
     ServeCommand.Create(),
     ConnectCommand.Create(),
     ForwardCommand.Create(),
+    ZtunnelCommand.Create(),
 };
 
 var parse = root.Parse(args);
@@ -14,7 +16,13 @@ if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAc
 {
     // Same one-line form as every other error; the usage stays one --help away.
     var errors = string.Join(" ", parse.Errors.Select(e => e.Message.ReplaceLineEndings(" ").Trim()));
-    var command = parse.CommandResult.Command == root ? "hbone" : $"hbone {parse.CommandResult.Command.Name}";
+    var names = new List<string>();
+    for (var result = parse.CommandResult; result is not null && result.Command != root; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+    {
+        names.Insert(0, result.Command.Name);
+    }
+
+    var command = string.Join(' ', ["hbone", .. names]);
     await Console.Error.WriteLineAsync($"hbone: error: {errors} See '{command} --help'.");
     return CliError.ExitCode;
 }
