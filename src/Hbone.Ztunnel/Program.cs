@@ -1,3 +1,93 @@
-// The reference ztunnel is being built issue by issue; this entry point only reports what exists so far.
-Console.Error.WriteLine("hbone-ztunnel: not runnable yet: configuration, state and policy are in place; the proxy comes next (issue 4).");
-return 1;
+using System.Net;
+using System.Runtime.InteropServices;
+using Hbone.Identity;
+using Hbone.Ztunnel.Admin;
+using Hbone.Ztunnel.Config;
+using Hbone.Ztunnel.Hosting;
+using Hbone.Ztunnel.Proxy;
+using Hbone.Ztunnel.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+// hbone-ztunnel: the reference ztunnel, configured by environment variables with ztunnel's names (see README).
+// Exit codes: 0 after a graceful drain (SIGTERM, SIGINT or POST /quitquitquit); 1 when it cannot start (one line on stderr).
+ZtunnelConfig config;
+try
+{
+    config = ZtunnelConfig.FromEnvironment();
+}
+catch (ZtunnelConfigException ex)
+{
+    return Fail(ex.Message);
+}
+
+using var loggerFactory = LoggerFactory.Create(logging => logging
+    .AddSimpleConsole(console =>
+    {
+        console.SingleLine = true;
+        console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        console.UseUtcTimestamp = true;
+    })
+    .AddFilter("Microsoft", LogLevel.Warning)
+    .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
+using var metrics = new ZtunnelMetrics();
+using var exporter = new PrometheusExporter(metrics.Meter);
+var reporter = new ConnectionReporter(metrics, new AccessLogWriter(Console.Out, config.JsonLogs));
+
+ZtunnelHost host;
+try
+{
+    host = await ZtunnelHost.StartAsync(config, loggerFactory, reporter, CancellationToken.None);
+}
+catch (Exception ex) when (ex is LocalConfigException or CertificateLoadException or IOException or UnauthorizedAccessException)
+{
+    return Fail(ex.Message);
+}
+
+await using (host)
+{
+    AdminServer admin;
+    try
+    {
+        admin = await AdminServer.StartAsync(
+            new AdminServerOptions
+            {
+                Admin = new IPEndPoint(IPAddress.Loopback, config.AdminPort),
+                Stats = new IPEndPoint(IPAddress.Any, config.StatsPort),
+                Readiness = new IPEndPoint(IPAddress.Any, config.ReadinessPort),
+                Snapshot = () => host.Store.Current,
+                Pods = host.Pods.Describe,
+                WriteMetrics = exporter.WriteTo,
+                IsReady = () => host.IsReady,
+                RequestShutdown = host.RequestShutdown,
+            },
+            CancellationToken.None);
+    }
+    catch (IOException ex)
+    {
+        return Fail($"cannot open the admin ports: {ex.Message}");
+    }
+
+    await using (admin)
+    {
+        var signalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            signalled.TrySetResult();
+        }
+
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        await Task.WhenAny(signalled.Task, host.ShutdownRequested);
+        await host.DrainAsync();
+    }
+}
+
+return 0;
+
+static int Fail(string message)
+{
+    Console.Error.WriteLine($"hbone-ztunnel: error: {message.ReplaceLineEndings(" ")}");
+    return 1;
+}

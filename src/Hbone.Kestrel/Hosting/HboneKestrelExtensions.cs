@@ -18,7 +18,15 @@ public static class HboneKestrelExtensions
     /// and validated, the server SVID picked per connection. Applies ztunnel's HTTP/2 settings to the server.
     /// Uses the <see cref="HboneServerOptions"/> registered with <c>AddHboneServer</c>.
     /// </summary>
-    public static KestrelServerOptions ListenHbone(this KestrelServerOptions options, IPEndPoint endPoint, Action<ListenOptions>? configure = null)
+    public static KestrelServerOptions ListenHbone(this KestrelServerOptions options, IPEndPoint endPoint, Action<ListenOptions>? configure = null) =>
+        options.ListenHbone((EndPoint)endPoint, configure);
+
+    /// <summary>
+    /// Listens for HBONE on any <paramref name="endPoint"/> a registered transport can bind, for example one fed by
+    /// sockets a node proxy accepts inside pod network namespaces (an <c>IConnectionListenerFactory</c> whose
+    /// <c>IConnectionListenerFactorySelector.CanBind</c> claims the endpoint type).
+    /// </summary>
+    public static KestrelServerOptions ListenHbone(this KestrelServerOptions options, EndPoint endPoint, Action<ListenOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(endPoint);

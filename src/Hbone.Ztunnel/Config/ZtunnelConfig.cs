@@ -62,6 +62,24 @@ public sealed record ZtunnelConfig
     /// <summary>Idle pooled connections close after this (<c>POOL_UNUSED_RELEASE_TIMEOUT</c>).</summary>
     public TimeSpan PoolUnusedReleaseTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>The CA root certificate (PEM) that issues workload certificates (<c>CA_ROOT_CERT</c>); with no CA files a CA is made up in process.</summary>
+    public string? CaRootCert { get; init; }
+
+    /// <summary>The CA root key (PEM) (<c>CA_ROOT_KEY</c>).</summary>
+    public string? CaRootKey { get; init; }
+
+    /// <summary>Access-log lines as JSON instead of text (<c>LOG_FORMAT=json</c>).</summary>
+    public bool JsonLogs { get; init; }
+
+    /// <summary>How long an outbound connection from a pod unknown to the config waits for it before it is refused (<c>WORKLOAD_WAIT_TIMEOUT</c>).</summary>
+    public TimeSpan WorkloadWaitTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The <c>SO_MARK</c> on sockets opened in pods (<c>PROXY_SOCKET_MARK</c>); 0 turns marking off, which only loop tests do.</summary>
+    public int SocketMark { get; init; } = 0x539;
+
+    /// <summary>The ports of this proxy; a connection addressed to one of them is never forwarded (loop prevention).</summary>
+    public IReadOnlySet<int> ProxyPorts => new HashSet<int> { OutboundPort, InboundPlaintextPort, InboundPort, Socks5Port };
+
     /// <summary>Reads the process environment.</summary>
     /// <returns>The configuration.</returns>
     /// <exception cref="ZtunnelConfigException">A variable has a bad value.</exception>
@@ -99,6 +117,11 @@ public sealed record ZtunnelConfig
             DrainDeadline = drain,
             PoolMaxStreamsPerConnection = r.Int("POOL_MAX_STREAMS_PER_CONNECTION", 1, int.MaxValue) ?? d.PoolMaxStreamsPerConnection,
             PoolUnusedReleaseTimeout = r.Duration("POOL_UNUSED_RELEASE_TIMEOUT", d.PoolUnusedReleaseTimeout, positive: true),
+            CaRootCert = r.String("CA_ROOT_CERT"),
+            CaRootKey = r.String("CA_ROOT_KEY"),
+            JsonLogs = string.Equals(r.String("LOG_FORMAT"), "json", StringComparison.OrdinalIgnoreCase),
+            WorkloadWaitTimeout = r.Duration("WORKLOAD_WAIT_TIMEOUT", d.WorkloadWaitTimeout),
+            SocketMark = r.Int("PROXY_SOCKET_MARK", 0, int.MaxValue) ?? d.SocketMark,
         };
     }
 }

@@ -1,0 +1,187 @@
+using System.Net;
+using Hbone.Client;
+using Hbone.Kestrel;
+using Hbone.Ztunnel.Config;
+using Hbone.Ztunnel.Identity;
+using Hbone.Ztunnel.Proxy;
+using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Zds;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Hbone.Ztunnel.Hosting;
+
+/// <summary>
+/// The whole node proxy: config and state, identities, the shared HBONE client, the inbound HBONE server, the pods
+/// handed over by the node agent, and the admin endpoints. <see cref="DrainAsync"/> is the graceful shutdown.
+/// </summary>
+internal sealed partial class ZtunnelHost : IAsyncDisposable
+{
+    private readonly ZtunnelConfig _config;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly WorkloadIdentities _identities;
+    private readonly ProxyContext _context;
+    private readonly ConfigWatcher? _watcher;
+    private readonly TaskCompletionSource _shutdownRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private WebApplication? _inbound;
+    private ZdsClient? _zds;
+
+    private ZtunnelHost(ZtunnelConfig config, ILoggerFactory loggerFactory, ConnectionReporter reporter)
+    {
+        _config = config;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("Hbone.Ztunnel");
+        var store = new WorkloadStore(config.TrustDomain, config.Network);
+        _identities = WorkloadIdentities.Create(config.CaRootCert, config.CaRootKey, config.TrustDomain);
+        var pods = new PodRegistry(loggerFactory.CreateLogger<PodRegistry>());
+        _context = new ProxyContext(config, store, _identities, pods, reporter, loggerFactory);
+        pods.Attach(_context);
+        if (config.LocalXdsPath is { } path)
+        {
+            _watcher = new ConfigWatcher(path, store, logger: loggerFactory.CreateLogger<ConfigWatcher>());
+            _watcher.Changed += OnConfigChanged;
+        }
+    }
+
+    /// <summary>The current workload state.</summary>
+    public WorkloadStore Store => _context.Store;
+
+    /// <summary>The pods being served.</summary>
+    public PodRegistry Pods => _context.Pods;
+
+    /// <summary>Ready once the config is loaded and the node agent's first snapshot was set up without failure.</summary>
+    public bool IsReady => _zds?.Ready.IsCompletedSuccessfully == true;
+
+    /// <summary>Completes when an operator asked for shutdown (<c>/quitquitquit</c>).</summary>
+    public Task ShutdownRequested => _shutdownRequested.Task;
+
+    /// <summary>Asks the process to drain and exit.</summary>
+    public void RequestShutdown() => _shutdownRequested.TrySetResult();
+
+    /// <summary>Loads the config, starts the inbound server, connects to the node agent.</summary>
+    /// <exception cref="LocalConfigException">The local config is not valid.</exception>
+    public static async Task<ZtunnelHost> StartAsync(ZtunnelConfig config, ILoggerFactory loggerFactory, ConnectionReporter reporter, CancellationToken cancellationToken)
+    {
+        var host = new ZtunnelHost(config, loggerFactory, reporter);
+        try
+        {
+            host._watcher?.Start();
+            host._context.Client = host.CreateClient();
+            host._inbound = host.CreateInboundServer();
+            await host._inbound.StartAsync(cancellationToken).ConfigureAwait(false);
+            host._zds = new ZdsClient(config.InpodUds, host._context.Pods);
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Graceful shutdown: no new connections, GOAWAY on HBONE connections, open ones continue until the deadline, then close.</summary>
+    public async Task DrainAsync()
+    {
+        Log.Draining(_logger, _config.DrainDeadline.TotalSeconds);
+        if (_zds is not null)
+        {
+            await _zds.DisposeAsync().ConfigureAwait(false);
+            _zds = null;
+        }
+
+        var pods = _context.Pods.DrainAllAsync(_config.DrainDeadline);
+        var inbound = _inbound?.StopAsync(CancellationToken.None) ?? Task.CompletedTask;
+        await Task.WhenAll(pods, inbound).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_zds is not null)
+        {
+            await _zds.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _context.Pods.DisposeAsync().ConfigureAwait(false);
+        if (_inbound is not null)
+        {
+            await _inbound.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_context.Client is not null)
+        {
+            await _context.Client.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _watcher?.Dispose();
+        _identities.Dispose();
+    }
+
+    private HboneClient CreateClient() => new(
+        new HboneClientOptions
+        {
+            TrustBundle = _identities,
+            MaxStreamsPerConnection = _config.PoolMaxStreamsPerConnection,
+            PooledConnectionIdleTimeout = _config.PoolUnusedReleaseTimeout,
+            CreateSocket = dial => (dial.SourceAddress is { } source ? _context.Pods.FindByAddress(source) : null)?.Sockets.Outbound(dial.Destination.AddressFamily, dial.SourceAddress)
+                ?? throw new HboneException(HboneErrorReason.ConnectionFailed, $"no enrolled pod has the source address {dial.SourceAddress}"),
+        },
+        _loggerFactory);
+
+    private WebApplication CreateInboundServer()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(_loggerFactory);
+        builder.Services.AddSingleton<IConnectionListenerFactory>(_context.InboundTransport);
+        var handler = new InboundHboneHandler(_context);
+        builder.Services.AddHboneServer(options =>
+        {
+            options.TrustBundle = _identities;
+            options.DrainTimeout = _config.DrainDeadline;
+            options.CertificateSelector = SelectCertificate;
+        }).AddHandler(handler.HandleAsync);
+        builder.WebHost.UseKestrel(kestrel => kestrel.ListenHbone(PodInboundEndPoint.Instance));
+        var app = builder.Build();
+        app.UseHbone();
+        return app;
+    }
+
+    // Each pod presents its own identity: the local address of a TPROXY'd connection is the pod's address.
+    private Hbone.Identity.Svid? SelectCertificate(IPEndPoint? local)
+    {
+        if (local is null || _context.Pods.FindByAddress(local.Address)?.Workload is not { } workload)
+        {
+            return null;
+        }
+
+        return _identities.For(_context.Store.Current.IdentityOf(workload)).GetSvid();
+    }
+
+    private void OnConfigChanged(object? sender, ConfigChangedEventArgs e)
+    {
+        if (!e.Applied)
+        {
+            return;
+        }
+
+        _context.NotifyConfigChanged();
+        var closed = _context.Pods.RecheckAll();
+        if (closed > 0)
+        {
+            Log.LateRejected(_logger, closed);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "draining: open connections may continue for {Seconds} s")]
+        public static partial void Draining(ILogger logger, double seconds);
+
+        [LoggerMessage(2, LogLevel.Information, "config changed: closed {Count} connections the new policy denies")]
+        public static partial void LateRejected(ILogger logger, int count);
+    }
+}

@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Hbone.Ztunnel.InPod;
+
+/// <summary>Creates the sockets of one pod's proxy inside that pod's network namespace, each marked so it is never captured again.</summary>
+/// <param name="netns">The thread living in the pod's namespace.</param>
+/// <param name="mark">The <c>SO_MARK</c> put on every socket; 0 leaves sockets unmarked (only for loop tests).</param>
+internal sealed class PodSockets(NetnsExecutor netns, int mark)
+{
+    private const int Backlog = 1024;
+
+    /// <summary>A listening socket; <paramref name="transparent"/> accepts TPROXY'd connections for any address.</summary>
+    public Socket Listen(IPEndPoint endPoint, bool transparent) => netns.Invoke(() =>
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            if (transparent)
+            {
+                SocketOptions.SetTransparent(socket);
+            }
+
+            Mark(socket);
+            socket.Bind(endPoint);
+            socket.Listen(Backlog);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    });
+
+    /// <summary>An unconnected socket for a connection the pod sends (to a peer's 15008 or a passthrough destination).</summary>
+    public Socket Outbound(AddressFamily family, IPAddress? bindAddress) => netns.Invoke(() =>
+    {
+        var socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            Mark(socket);
+            if (bindAddress is not null)
+            {
+                socket.Bind(new IPEndPoint(bindAddress, 0));
+            }
+
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    });
+
+    /// <summary>An unconnected socket to the pod's app that carries the client's address as its source (IP_TRANSPARENT + IP_FREEBIND).</summary>
+    public Socket Spoofed(IPAddress clientAddress) => netns.Invoke(() =>
+    {
+        var socket = new Socket(clientAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            SocketOptions.SetTransparent(socket);
+            SocketOptions.SetFreebind(socket);
+            Mark(socket);
+            socket.Bind(new IPEndPoint(clientAddress, 0));
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    });
+
+    private void Mark(Socket socket)
+    {
+        if (mark != 0)
+        {
+            SocketOptions.SetMark(socket, mark);
+        }
+    }
+}

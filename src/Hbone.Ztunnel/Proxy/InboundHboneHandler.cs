@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Hbone.Kestrel;
+using Hbone.Ztunnel.Policy;
+using Microsoft.Extensions.Options;
+
+namespace Hbone.Ztunnel.Proxy;
+
+/// <summary>
+/// The destination side over HBONE (a pod's 15008): finds the pod the connection arrived for (503 if none), then lets
+/// an <see cref="HboneForwarder"/> run ztunnel's checks (authority IP 400, proxy ports 503, policy 401) and connect to
+/// the app with the client's address, while the tunnel is tracked for late rejection and reported when it ends.
+/// </summary>
+internal sealed class InboundHboneHandler : IHboneConnectHandler
+{
+    private const string OpenedKey = "hbone.ztunnel.opened";
+
+    private readonly ProxyContext _context;
+    private readonly HboneForwarder _forwarder;
+
+    public InboundHboneHandler(ProxyContext context)
+    {
+        _context = context;
+        var options = new HboneForwarderOptions
+        {
+            RequireAuthorityMatchesLocalAddress = true,
+            Authorize = Authorize,
+            CreateSocket = CreateSocket,
+        };
+        foreach (var port in context.ProxyPorts)
+        {
+            options.RefusedPorts.Add(port);
+        }
+
+        _forwarder = new HboneForwarder(Options.Create(options));
+    }
+
+    public async ValueTask HandleAsync(HboneConnectContext connect)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var local = connect.LocalEndPoint;
+        var pod = local is null ? null : _context.Pods.FindByAddress(local.Address);
+        var snapshot = _context.Store.Current;
+        var workload = pod?.Workload;
+        var remote = connect.RemoteEndPoint;
+        var report = new ConnectionReport
+        {
+            Inbound = true,
+            Source = connect.ForwardedFor ?? remote,
+            Destination = connect.Authority.ToIPEndPoint() ?? local,
+            SourceWorkload = remote is null ? null : snapshot.FindWorkload(_context.Store.Network, remote.Address),
+            SourceIdentity = connect.PeerIdentity,
+            DestinationWorkload = workload,
+            DestinationIdentity = connect.LocalIdentity,
+            MutualTls = true,
+        };
+        if (pod is null || workload is null || pod.Draining)
+        {
+            await connect.RejectAsync(HboneErrorReason.DestinationNotFound, $"no workload is served here for {local}").ConfigureAwait(false);
+            _context.Reporter.Report(report with { Status = connect.StatusCode, Error = connect.RejectReason, Duration = Stopwatch.GetElapsedTime(started) }, opened: false);
+            return;
+        }
+
+        connect.HttpContext.Items[typeof(PodProxy)] = pod;
+        connect.HttpContext.Items[typeof(ConnectionReport)] = report;
+        try
+        {
+            await _forwarder.HandleAsync(connect).ConfigureAwait(false);
+        }
+        finally
+        {
+            var connection = connect.HttpContext.Items[typeof(LiveConnection)] as LiveConnection;
+            if (connection is not null)
+            {
+                pod.Untrack(connection);
+            }
+
+            var tunnel = connect.Tunnel;
+            _context.Reporter.Report(report with
+            {
+                Status = connect.StatusCode,
+                BytesSent = tunnel?.BytesFromPeer ?? 0,
+                BytesReceived = tunnel?.BytesToPeer ?? 0,
+                Error = connection?.AbortReason ?? connect.RejectReason ?? connect.OutcomeError,
+                Duration = Stopwatch.GetElapsedTime(started),
+            }, opened: connect.HttpContext.Items.ContainsKey(OpenedKey));
+        }
+    }
+
+    private ValueTask<bool> Authorize(HboneConnectContext connect)
+    {
+        var pod = (PodProxy)connect.HttpContext.Items[typeof(PodProxy)]!;
+        var target = connect.Authority.ToIPEndPoint();
+        if (target is null || connect.RemoteEndPoint is not { } remote || pod.PoliciesFor(_context.Store.Current) is not { } policies)
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        // Identity comes from the peer certificate only; the source address is the TCP peer, never a header.
+        var attributes = new ConnectionAttributes(connect.PeerIdentity, remote.Address, target.Address, target.Port, policies.Workload);
+        if (!policies.Evaluate(attributes).Allowed)
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        var http = connect.HttpContext;
+        connect.HttpContext.Items[typeof(LiveConnection)] = pod.Track(attributes, http.Abort);
+        return ValueTask.FromResult(true);
+    }
+
+    private Socket CreateSocket(HboneConnectContext connect, IPEndPoint upstream)
+    {
+        var pod = (PodProxy)connect.HttpContext.Items[typeof(PodProxy)]!;
+        var client = connect.RemoteEndPoint?.Address ?? throw new SocketException((int)SocketError.AddressNotAvailable);
+        var socket = pod.Sockets.Spoofed(client);
+
+        // The forwarder asks for the upstream socket only after every check passed: the connection opens here.
+        _context.Reporter.Opened((ConnectionReport)connect.HttpContext.Items[typeof(ConnectionReport)]!);
+        connect.HttpContext.Items[OpenedKey] = true;
+        return socket;
+    }
+}

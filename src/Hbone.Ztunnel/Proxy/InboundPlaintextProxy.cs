@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Hbone.Ztunnel.Policy;
+
+namespace Hbone.Ztunnel.Proxy;
+
+/// <summary>
+/// The destination side for clients outside the mesh: plain TCP TPROXY'd to a pod's 15006. There is no peer
+/// identity, policy still applies (a denial closes the connection right after accept), and the app sees the client's address.
+/// </summary>
+internal sealed class InboundPlaintextProxy(ProxyContext context)
+{
+    public async Task HandleAsync(PodProxy pod, Socket downstream)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var source = downstream.RemoteEndPoint as IPEndPoint;
+        var destination = downstream.LocalEndPoint as IPEndPoint;
+        var snapshot = context.Store.Current;
+        var workload = pod.Workload;
+        var report = new ConnectionReport
+        {
+            Inbound = true,
+            Source = source,
+            Destination = destination,
+            SourceWorkload = source is null ? null : snapshot.FindWorkload(context.Store.Network, source.Address),
+            DestinationWorkload = workload,
+            DestinationIdentity = workload is null ? null : snapshot.IdentityOf(workload),
+        };
+        LiveConnection? connection = null;
+        try
+        {
+            var refusal = Check(pod, source, destination, snapshot, out var attributes);
+            if (refusal is not null)
+            {
+                TcpRelay.Reset(downstream);
+                report = report with { Error = refusal };
+                return;
+            }
+
+            connection = pod.Track(attributes);
+            context.Reporter.Opened(report);
+            using var upstream = pod.Sockets.Spoofed(source!.Address);
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.Aborted);
+                timeout.CancelAfter(TimeSpan.FromSeconds(10));
+                await upstream.ConnectAsync(destination!, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+            {
+                TcpRelay.Reset(downstream);
+                report = report with { Error = $"connect to {destination} failed: {(ex as SocketException)?.SocketErrorCode.ToString() ?? "timed out"}" };
+                return;
+            }
+
+            var (received, sent, reset) = await TcpRelay.RunAsync(downstream, upstream, connection.Aborted).ConfigureAwait(false);
+            report = report with { BytesReceived = received, BytesSent = sent, Error = reset ? "connection reset" : null };
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                pod.Untrack(connection);
+            }
+
+            downstream.Dispose();
+            context.Reporter.Report(report with { Duration = Stopwatch.GetElapsedTime(started), Error = report.Error ?? connection?.AbortReason }, opened: connection is not null);
+        }
+    }
+
+    private string? Check(PodProxy pod, IPEndPoint? source, IPEndPoint? destination, State.WorkloadSnapshot snapshot, out ConnectionAttributes? attributes)
+    {
+        attributes = null;
+        if (source is null || destination is null)
+        {
+            return "no addresses on the accepted connection";
+        }
+
+        if (context.ProxyPorts.Contains(destination.Port))
+        {
+            return $"destination {destination} is this proxy (SelfCall)";
+        }
+
+        if (pod.PoliciesFor(snapshot) is not { } policies)
+        {
+            return $"the pod {pod.Uid} is not in the config";
+        }
+
+        attributes = new ConnectionAttributes(null, source.Address, destination.Address, destination.Port, policies.Workload);
+        var decision = policies.Evaluate(attributes);
+        return decision.Allowed ? null : $"denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}";
+    }
+}

@@ -1,0 +1,39 @@
+using Hbone.Ztunnel.Policy;
+
+namespace Hbone.Ztunnel.Proxy;
+
+/// <summary>A connection in flight through a pod's proxy, so a policy change or a drain can close it.</summary>
+internal sealed class LiveConnection
+{
+    private readonly CancellationTokenSource _aborted = new();
+    private readonly Action? _onAbort;
+
+    /// <param name="attributes">What inbound authorization saw; null for outbound connections, which are not re-checked.</param>
+    /// <param name="onAbort">Extra work to close the connection (e.g. aborting the HTTP/2 stream).</param>
+    public LiveConnection(ConnectionAttributes? attributes, Action? onAbort = null)
+    {
+        Attributes = attributes;
+        _onAbort = onAbort;
+    }
+
+    public ConnectionAttributes? Attributes { get; }
+
+    /// <summary>Cancelled when the connection must close now.</summary>
+    public CancellationToken Aborted => _aborted.Token;
+
+    private string? _abortReason;
+
+    /// <summary>Why it was closed by the proxy, when it was.</summary>
+    public string? AbortReason => Volatile.Read(ref _abortReason);
+
+    public void Abort(string reason)
+    {
+        if (Interlocked.CompareExchange(ref _abortReason, reason, null) is not null)
+        {
+            return;
+        }
+
+        _aborted.Cancel();
+        _onAbort?.Invoke();
+    }
+}

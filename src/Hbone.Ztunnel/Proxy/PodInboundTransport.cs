@@ -1,0 +1,65 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Hbone.Ztunnel.Proxy;
+
+/// <summary>
+/// A Kestrel transport fed by the pods' 15008 listeners: each pod accepts inside its own network namespace and hands
+/// the socket over here, so one HBONE server serves every pod on the node (Kestrel cannot add listeners while running).
+/// </summary>
+internal sealed class PodInboundTransport : IConnectionListenerFactory, IConnectionListenerFactorySelector
+{
+    private readonly Channel<Socket> _accepted = Channel.CreateUnbounded<Socket>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+    private readonly SocketConnectionContextFactory _contexts;
+
+    public PodInboundTransport(ILoggerFactory loggerFactory) =>
+        _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), loggerFactory.CreateLogger("Hbone.Ztunnel.Inbound"));
+
+    /// <summary>Hands a connection accepted on a pod's 15008 to Kestrel.</summary>
+    public bool TryEnqueue(Socket accepted) => _accepted.Writer.TryWrite(accepted);
+
+    public bool CanBind(EndPoint endpoint) => endpoint is PodInboundEndPoint;
+
+    public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<IConnectionListener>(new Listener(this, endpoint));
+
+    private sealed class Listener(PodInboundTransport transport, EndPoint endPoint) : IConnectionListener
+    {
+        public EndPoint EndPoint => endPoint;
+
+        public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                var socket = await transport._accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                return transport._contexts.Create(socket);
+            }
+            catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
+            {
+                return null;
+            }
+        }
+
+        public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+        {
+            transport._accepted.Writer.TryComplete();
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            transport._accepted.Writer.TryComplete();
+            while (transport._accepted.Reader.TryRead(out var pending))
+            {
+                pending.Dispose();
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}
+

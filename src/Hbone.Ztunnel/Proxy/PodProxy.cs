@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Hbone.Ztunnel.Config;
+using Hbone.Ztunnel.InPod;
+using Hbone.Ztunnel.Policy;
+using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Zds;
+using Microsoft.Win32.SafeHandles;
+
+namespace Hbone.Ztunnel.Proxy;
+
+/// <summary>
+/// The proxy of one enrolled pod: its capture listeners live inside the pod's network namespace (15001 outbound,
+/// 15006 plaintext inbound, 15008 HBONE inbound, 127.0.0.1:15080 SOCKS5) and every connection through them is tracked.
+/// </summary>
+internal sealed class PodProxy : IAsyncDisposable
+{
+    private readonly ProxyContext _context;
+    private readonly SafeFileHandle _netns;
+    private readonly NetnsExecutor _executor;
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
+    private readonly ConcurrentDictionary<LiveConnection, byte> _connections = new();
+    private readonly ConcurrentDictionary<int, byte> _ownPorts = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private (WorkloadSnapshot Snapshot, PolicySet Policies)? _policies;
+    private TaskCompletionSource _untracked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public PodProxy(string uid, WorkloadInfo info, SafeFileHandle netns, ProxyContext context)
+    {
+        Uid = uid;
+        Info = info;
+        _netns = netns;
+        _context = context;
+        _executor = new NetnsExecutor(netns, $"{info.Namespace}/{info.Name}");
+        Sockets = new PodSockets(_executor, context.Config.SocketMark);
+    }
+
+    public string Uid { get; }
+
+    public WorkloadInfo Info { get; }
+
+    public PodSockets Sockets { get; }
+
+    /// <summary>True once a drain started: the pod takes no new connections.</summary>
+    public bool Draining => _stopping.IsCancellationRequested;
+
+    /// <summary>The pod's workload in the current config, when the config knows it.</summary>
+    public Workload? Workload => _context.Store.FindWorkloadByUid(Uid);
+
+    /// <summary>The pod's first address in the current config.</summary>
+    public IPAddress? Address => Workload is { WorkloadIps.Count: > 0 } w ? w.WorkloadIps[0] : null;
+
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Opens the listeners in the pod's namespace and starts accepting.</summary>
+    public void Start()
+    {
+        var config = _context.Config;
+        try
+        {
+            Listen(new IPEndPoint(IPAddress.Any, config.OutboundPort), transparent: true, socket => _ = _context.Outbound.HandleAsync(this, socket));
+            Listen(new IPEndPoint(IPAddress.Any, config.InboundPlaintextPort), transparent: true, socket => _ = _context.InboundPlaintext.HandleAsync(this, socket));
+            Listen(new IPEndPoint(IPAddress.Any, config.InboundPort), transparent: true, socket => HandOverToKestrel(socket));
+            Listen(new IPEndPoint(IPAddress.Loopback, config.Socks5Port), transparent: false, socket => _ = _context.Socks5.HandleAsync(this, socket));
+        }
+        catch
+        {
+            CloseListeners();
+            throw;
+        }
+    }
+
+    /// <summary>The L4 policies of this pod's workload on <paramref name="snapshot"/>, computed once per snapshot.</summary>
+    public PolicySet? PoliciesFor(WorkloadSnapshot snapshot)
+    {
+        var cached = _policies;
+        if (cached is { } c && ReferenceEquals(c.Snapshot, snapshot))
+        {
+            return c.Policies;
+        }
+
+        if (snapshot.FindWorkloadByUid(Uid) is not { } workload)
+        {
+            return null;
+        }
+
+        var set = PolicySet.Create(new DestinationWorkload(workload.Namespace, workload.Name, workload.Labels), snapshot.Config.Policies);
+        _policies = (snapshot, set);
+        return set;
+    }
+
+    public LiveConnection Track(ConnectionAttributes? attributes, Action? onAbort = null)
+    {
+        var connection = new LiveConnection(attributes, onAbort);
+        _connections.TryAdd(connection, 0);
+        if (Draining)
+        {
+            connection.Abort("the pod is draining");
+        }
+
+        return connection;
+    }
+
+    public void Untrack(LiveConnection connection)
+    {
+        _connections.TryRemove(connection, out _);
+        Interlocked.Exchange(ref _untracked, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>Closes the live inbound connections that <paramref name="snapshot"/> no longer allows (late rejection) or whose workload is gone.</summary>
+    public int Recheck(WorkloadSnapshot snapshot)
+    {
+        var policies = PoliciesFor(snapshot);
+        var closed = 0;
+        foreach (var connection in _connections.Keys)
+        {
+            if (connection.Attributes is not { } attributes)
+            {
+                continue;
+            }
+
+            var reason = policies is null ? "the destination workload was removed"
+                : policies.Evaluate(attributes) is { Allowed: false } decision ? $"denied after a policy change: {decision.Reason}"
+                : null;
+            if (reason is not null)
+            {
+                connection.Abort(reason);
+                closed++;
+            }
+        }
+
+        return closed;
+    }
+
+    /// <summary>Remembers a local port of a socket this proxy opened without going through HBONE, to spot it coming back (a loop).</summary>
+    public void AddOwnPort(int port) => _ownPorts.TryAdd(port, 0);
+
+    public void RemoveOwnPort(int port) => _ownPorts.TryRemove(port, out _);
+
+    /// <summary>True when <paramref name="peer"/> is a socket this proxy opened itself: the connection looped back (SelfCall).</summary>
+    public bool IsOwnConnection(IPEndPoint peer) => _ownPorts.ContainsKey(peer.Port) && Workload?.WorkloadIps.Contains(peer.Address) != false;
+
+    /// <summary>Stops accepting, lets open connections run until <paramref name="deadline"/>, then closes the rest.</summary>
+    public async Task DrainAsync(TimeSpan deadline)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        CloseListeners();
+        using var timeout = new CancellationTokenSource(deadline);
+        while (!timeout.IsCancellationRequested)
+        {
+            var untracked = Volatile.Read(ref _untracked).Task;
+            if (_connections.IsEmpty)
+            {
+                break;
+            }
+
+            await untracked.WaitAsync(timeout.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Abort("drain deadline reached");
+        }
+
+        await Task.WhenAll(_acceptLoops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!Draining)
+        {
+            await DrainAsync(TimeSpan.Zero).ConfigureAwait(false);
+        }
+
+        _executor.Dispose();
+        _netns.Dispose();
+    }
+
+    private void HandOverToKestrel(Socket socket)
+    {
+        if (!_context.InboundTransport.TryEnqueue(socket))
+        {
+            TcpRelay.Reset(socket);
+        }
+    }
+
+    private void Listen(IPEndPoint endPoint, bool transparent, Action<Socket> handle)
+    {
+        var listener = Sockets.Listen(endPoint, transparent);
+        _listeners.Add(listener);
+        _acceptLoops.Add(AcceptLoopAsync(listener, handle));
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, Action<Socket> handle)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket accepted;
+            try
+            {
+                accepted = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                return;
+            }
+
+            accepted.NoDelay = true;
+            handle(accepted);
+        }
+    }
+
+    private void CloseListeners()
+    {
+        foreach (var listener in _listeners)
+        {
+            listener.Dispose();
+        }
+    }
+}
