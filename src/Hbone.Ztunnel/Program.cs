@@ -29,6 +29,7 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
         console.UseUtcTimestamp = true;
     })
     .AddFilter("Microsoft", LogLevel.Warning)
+    .AddFilter("Hbone.Kestrel", LogLevel.Warning)
     .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
 using var metrics = new ZtunnelMetrics();
 using var exporter = new PrometheusExporter(metrics.Meter);

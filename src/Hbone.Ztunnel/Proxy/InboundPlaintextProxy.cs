@@ -54,7 +54,7 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
                 return;
             }
 
-            var (received, sent, reset) = await TcpRelay.RunAsync(downstream, upstream, connection.Aborted).ConfigureAwait(false);
+            var (sent, received, reset) = await TcpRelay.RunAsync(downstream, upstream, connection.Aborted).ConfigureAwait(false);
             report = report with { BytesReceived = received, BytesSent = sent, Error = reset ? "connection reset" : null };
         }
         finally
