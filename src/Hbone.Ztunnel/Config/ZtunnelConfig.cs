@@ -62,6 +62,9 @@ public sealed record ZtunnelConfig
     /// <summary>Idle pooled connections close after this (<c>POOL_UNUSED_RELEASE_TIMEOUT</c>).</summary>
     public TimeSpan PoolUnusedReleaseTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>A directory of workload certificates as <c>hbone certs</c> writes them (<c>CERT_DIR</c>: ca.pem, SA.pem, SA.key); when set, no CA is used.</summary>
+    public string? CertDir { get; init; }
+
     /// <summary>The CA root certificate (PEM) that issues workload certificates (<c>CA_ROOT_CERT</c>); with no CA files a CA is made up in process.</summary>
     public string? CaRootCert { get; init; }
 
@@ -117,6 +120,7 @@ public sealed record ZtunnelConfig
             DrainDeadline = drain,
             PoolMaxStreamsPerConnection = r.Int("POOL_MAX_STREAMS_PER_CONNECTION", 1, int.MaxValue) ?? d.PoolMaxStreamsPerConnection,
             PoolUnusedReleaseTimeout = r.Duration("POOL_UNUSED_RELEASE_TIMEOUT", d.PoolUnusedReleaseTimeout, positive: true),
+            CertDir = r.String("CERT_DIR"),
             CaRootCert = r.String("CA_ROOT_CERT"),
             CaRootKey = r.String("CA_ROOT_KEY"),
             JsonLogs = string.Equals(r.String("LOG_FORMAT"), "json", StringComparison.OrdinalIgnoreCase),

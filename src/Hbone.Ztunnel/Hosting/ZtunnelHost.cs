@@ -36,7 +36,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Hbone.Ztunnel");
         var store = new WorkloadStore(config.TrustDomain, config.Network);
-        _identities = WorkloadIdentities.Create(config.CaRootCert, config.CaRootKey, config.TrustDomain);
+        _identities = WorkloadIdentities.Create(config.CertDir, config.CaRootCert, config.CaRootKey, config.TrustDomain);
         var pods = new PodRegistry(loggerFactory.CreateLogger<PodRegistry>());
         _context = new ProxyContext(config, store, _identities, pods, reporter, loggerFactory);
         pods.Attach(_context);
