@@ -126,21 +126,21 @@ internal sealed class OutboundProxy(ProxyContext context)
 
     private async Task<ConnectionReport> SendHboneAsync(PodProxy pod, Workload source, Socket downstream, RouteDecision route, ConnectionReport report, LiveConnection connection)
     {
-        var snapshot = context.Store.Current;
-        var request = new HboneRequest
-        {
-            Destination = route.Destination,
-            Authority = HboneAuthority.Parse(route.Authority!),
-            ExpectedIdentities = route.ExpectedIdentities,
-            Source = context.Identities.For(snapshot.IdentityOf(source)),
-            ForwardedFor = downstream.RemoteEndPoint as IPEndPoint,
-            ForwardedHost = route.ForwardedHost,
-            Baggage = Baggage.ForWorkload(source.ClusterId ?? context.Config.ClusterId, source.Namespace, "deployment", source.WorkloadName ?? source.Name, source.CanonicalName ?? source.Name, source.CanonicalRevision),
-            SourceAddress = pod.Address,
-        };
         HboneStream stream;
         try
         {
+            var snapshot = context.Store.Current;
+            var request = new HboneRequest
+            {
+                Destination = route.Destination,
+                Authority = HboneAuthority.Parse(route.Authority!),
+                ExpectedIdentities = route.ExpectedIdentities,
+                Source = context.Identities.For(snapshot.IdentityOf(source)),
+                ForwardedFor = downstream.RemoteEndPoint as IPEndPoint,
+                ForwardedHost = route.ForwardedHost,
+                Baggage = Baggage.ForWorkload(source.ClusterId ?? context.Config.ClusterId, source.Namespace, "deployment", source.WorkloadName ?? source.Name, source.CanonicalName ?? source.Name, source.CanonicalRevision),
+                SourceAddress = pod.Address,
+            };
             stream = await context.Client.ConnectAsync(request, connection.Aborted).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is HboneException or SocketException or IOException or OperationCanceledException)
