@@ -69,6 +69,15 @@ internal partial class NodeProcess : IAsyncDisposable
         Pid = _process.Id;
     }
 
+    /// <summary>Starts any built dotnet program inside <paramref name="node"/>'s namespace.</summary>
+    /// <param name="displayName">A name for messages.</param>
+    /// <param name="node">The node whose namespace it runs in.</param>
+    /// <param name="dll">The program, e.g. <c>Repo.Program("Hbone.Cli")</c>.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <param name="environment">Extra environment variables (a null value removes one).</param>
+    public static NodeProcess Start(string displayName, LabNode node, string dll, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null) =>
+        new(displayName, node, dll, arguments, environment ?? new Dictionary<string, string?>());
+
     /// <summary>A name for messages, e.g. <c>ztunnel node-a</c>.</summary>
     public string DisplayName { get; }
 
