@@ -7,7 +7,8 @@
 #                                 192.168.254.1   eth0   192.168.254.2
 #
 # A pod has eth0 with its IP /32 and a default route via the link-scope gateway 169.254.1.1; the node side
-# of its veth has no address, answers ARP for the gateway at once (proxy_arp, proxy_delay=0) and holds a /32 host route to the pod.
+# of its veth has no address, answers ARP for the gateway at once (proxy_arp, proxy_delay=0) and holds a
+# /32 host route to the pod.
 # Each node routes the other node's pod CIDR over the node-to-node veth. Links are created directly in their
 # namespaces, so their names only need to be unique inside one namespace and labs with different prefixes
 # never collide. rp_filter is off everywhere: spoofed-source (IP_TRANSPARENT) traffic and asymmetric paths
@@ -17,7 +18,7 @@
 #   up PREFIX      create the lab (an existing lab with the same prefix is removed first)
 #   down PREFIX    remove every namespace of the lab (missing ones are ignored)
 #   config PREFIX  print the ztunnel local config (LOCAL_XDS_PATH) for this topology
-#   env PREFIX     print the lab's names and numbers as KEY=value lines (tests read these)
+#   env PREFIX     print the lab's names and numbers as KEY='value' lines (eval them; tests read them)
 #   veth PREFIX POD  print the node-side veth name of POD
 set -euo pipefail
 
@@ -123,33 +124,36 @@ cmd_up() {
     trap - ERR
 }
 
+# One KEY='value' line, safe to eval in bash (values never contain a quote).
+kv() { printf "%s='%s'\n" "$1" "$2"; }
+
 cmd_env() {
     local prefix=$1 entry name ip node mesh key
-    echo "LAB_PREFIX=$prefix"
-    echo "LAB_NODES=${NODES[*]}"
-    echo "LAB_NODE_A_NETNS=$prefix-node-a"
-    echo "LAB_NODE_B_NETNS=$prefix-node-b"
-    echo "LAB_NODE_A_IP=$NODE_A_IP"
-    echo "LAB_NODE_B_IP=$NODE_B_IP"
-    echo "LAB_NODE_A_POD_CIDR=$NODE_A_POD_CIDR"
-    echo "LAB_NODE_B_POD_CIDR=$NODE_B_POD_CIDR"
-    echo "LAB_POD_GATEWAY=$POD_GATEWAY"
-    echo "LAB_ECHO_VIP=$ECHO_VIP"
-    echo "LAB_ECHO_SERVICE_PORT=$ECHO_SERVICE_PORT"
-    echo "LAB_ECHO_TARGET_PORT=$ECHO_TARGET_PORT"
+    kv "LAB_PREFIX" "$prefix"
+    kv "LAB_NODES" "${NODES[*]}"
+    kv "LAB_NODE_A_NETNS" "$prefix-node-a"
+    kv "LAB_NODE_B_NETNS" "$prefix-node-b"
+    kv "LAB_NODE_A_IP" "$NODE_A_IP"
+    kv "LAB_NODE_B_IP" "$NODE_B_IP"
+    kv "LAB_NODE_A_POD_CIDR" "$NODE_A_POD_CIDR"
+    kv "LAB_NODE_B_POD_CIDR" "$NODE_B_POD_CIDR"
+    kv "LAB_POD_GATEWAY" "$POD_GATEWAY"
+    kv "LAB_ECHO_VIP" "$ECHO_VIP"
+    kv "LAB_ECHO_SERVICE_PORT" "$ECHO_SERVICE_PORT"
+    kv "LAB_ECHO_TARGET_PORT" "$ECHO_TARGET_PORT"
     local names=()
     for entry in "${PODS[@]}"; do
         IFS=: read -r name ip node mesh <<<"$entry"
         names+=("$name")
         key=$(echo "$name" | tr 'a-z-' 'A-Z_')
-        echo "LAB_POD_${key}_IP=$ip"
-        echo "LAB_POD_${key}_NODE=$node"
-        echo "LAB_POD_${key}_NETNS=$prefix-$name"
-        echo "LAB_POD_${key}_VETH=$(veth_of "$name")"
-        echo "LAB_POD_${key}_MESH=$mesh"
-        echo "LAB_POD_${key}_UID=$CLUSTER//v1/Pod/$NAMESPACE/$name"
+        kv "LAB_POD_${key}_IP" "$ip"
+        kv "LAB_POD_${key}_NODE" "$node"
+        kv "LAB_POD_${key}_NETNS" "$prefix-$name"
+        kv "LAB_POD_${key}_VETH" "$(veth_of "$name")"
+        kv "LAB_POD_${key}_MESH" "$mesh"
+        kv "LAB_POD_${key}_UID" "$CLUSTER//v1/Pod/$NAMESPACE/$name"
     done
-    echo "LAB_PODS=${names[*]}"
+    kv "LAB_PODS" "${names[*]}"
 }
 
 cmd_config() {

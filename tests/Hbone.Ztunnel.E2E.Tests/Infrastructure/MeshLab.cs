@@ -194,7 +194,8 @@ internal sealed class MeshLab : IAsyncDisposable
             var equals = line.IndexOf('=', StringComparison.Ordinal);
             if (equals > 0)
             {
-                env[line[..equals]] = line[(equals + 1)..];
+                // KEY='value': the script quotes every value for bash's eval.
+                env[line[..equals]] = line[(equals + 1)..].Trim('\'');
             }
         }
 
