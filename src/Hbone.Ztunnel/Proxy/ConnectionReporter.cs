@@ -14,7 +14,8 @@ internal sealed class ConnectionReporter(ZtunnelMetrics metrics, AccessLogWriter
     {
         if (opened)
         {
-            metrics.ConnectionClosed(Labels(report), report.BytesReceived, report.BytesSent);
+            // Istio counts request bytes (towards the destination) as received and response bytes as sent.
+            metrics.ConnectionClosed(Labels(report), bytesReceived: report.BytesSent, bytesSent: report.BytesReceived);
         }
 
         accessLog.Write(new ConnectionLogEntry
