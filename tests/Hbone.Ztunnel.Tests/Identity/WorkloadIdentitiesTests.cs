@@ -14,13 +14,13 @@ public sealed class WorkloadIdentitiesTests : IDisposable
     [Trait("case", "ZT-UNIT-20")]
     public void Made_up_CA_issues_one_svid_per_id_that_chains_to_its_trust_bundle()
     {
-        using var identities = WorkloadIdentities.Create(null, null, "cluster.local");
+        using var identities = WorkloadIdentities.Create(null, null, null, "cluster.local");
         var echo = SpiffeId.Parse("spiffe://cluster.local/ns/default/sa/echo");
         var client = SpiffeId.Parse("spiffe://cluster.local/ns/default/sa/client");
 
-        InMemoryCertificateSource first = identities.For(echo);
-        InMemoryCertificateSource again = identities.For(echo);
-        InMemoryCertificateSource other = identities.For(client);
+        ISvidSource first = identities.For(echo);
+        ISvidSource again = identities.For(echo);
+        ISvidSource other = identities.For(client);
 
         Assert.Same(first, again);
         Assert.NotSame(first, other);
@@ -31,14 +31,13 @@ public sealed class WorkloadIdentitiesTests : IDisposable
         Assert.Equal(echo, validator.Validate(first.GetSvid().Certificate, null, SvidRole.Server));
         Assert.Equal(client, validator.Validate(other.GetSvid().Certificate, null, SvidRole.Client));
         Assert.Equal("cluster.local", identities.GetTrustBundle().TrustDomain);
-        Assert.Equal(identities.TrustBundle.Roots[0].Thumbprint, first.GetTrustBundle().Roots[0].Thumbprint);
     }
 
     [Fact]
     [Trait("case", "ZT-UNIT-20")]
     public async Task Concurrent_first_use_of_an_id_issues_one_svid()
     {
-        using var identities = WorkloadIdentities.Create(null, null, "cluster.local");
+        using var identities = WorkloadIdentities.Create(null, null, null, "cluster.local");
         var id = SpiffeId.Parse("spiffe://cluster.local/ns/default/sa/echo");
 
         var sources = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() => identities.For(id)))).WaitAsync(TimeSpan.FromSeconds(10));
@@ -55,7 +54,7 @@ public sealed class WorkloadIdentitiesTests : IDisposable
         string path = Path.Combine(_directory, certificateOnly ? "root-cert.pem" : "root-key.pem");
 
         var error = Assert.Throws<CertificateLoadException>(() =>
-            WorkloadIdentities.Create(certificateOnly ? path : null, certificateOnly ? null : path, "cluster.local"));
+            WorkloadIdentities.Create(null, certificateOnly ? path : null, certificateOnly ? null : path, "cluster.local"));
 
         Assert.Equal(CertificateLoadError.FileNotFound, error.Error);
         Assert.Equal(path, error.Path);
@@ -68,9 +67,9 @@ public sealed class WorkloadIdentitiesTests : IDisposable
     {
         (string cert, string key) = WriteCa("cluster.local");
 
-        using var nodeA = WorkloadIdentities.Create(cert, key, "cluster.local");
-        using var nodeB = WorkloadIdentities.Create(cert, key, "cluster.local");
-        using var stranger = WorkloadIdentities.Create(null, null, "cluster.local");
+        using var nodeA = WorkloadIdentities.Create(null, cert, key, "cluster.local");
+        using var nodeB = WorkloadIdentities.Create(null, cert, key, "cluster.local");
+        using var stranger = WorkloadIdentities.Create(null, null, null, "cluster.local");
         var echo = SpiffeId.Parse("spiffe://cluster.local/ns/default/sa/echo");
         var client = SpiffeId.Parse("spiffe://cluster.local/ns/default/sa/client");
 
@@ -88,7 +87,7 @@ public sealed class WorkloadIdentitiesTests : IDisposable
         (string cert, _) = WriteCa("cluster.local");
         string missing = Path.Combine(_directory, "absent-key.pem");
 
-        var error = Assert.Throws<CertificateLoadException>(() => WorkloadIdentities.Create(cert, missing, "cluster.local"));
+        var error = Assert.Throws<CertificateLoadException>(() => WorkloadIdentities.Create(null, cert, missing, "cluster.local"));
 
         Assert.Equal(CertificateLoadError.Unreadable, error.Error);
         Assert.IsType<FileNotFoundException>(error.InnerException);
@@ -100,7 +99,7 @@ public sealed class WorkloadIdentitiesTests : IDisposable
     {
         (_, string key) = WriteCa("cluster.local");
 
-        var error = Assert.Throws<CertificateLoadException>(() => WorkloadIdentities.Create(_directory, key, "cluster.local"));
+        var error = Assert.Throws<CertificateLoadException>(() => WorkloadIdentities.Create(null, _directory, key, "cluster.local"));
 
         Assert.Equal(CertificateLoadError.Unreadable, error.Error);
         Assert.Equal(_directory, error.Path);
@@ -114,7 +113,7 @@ public sealed class WorkloadIdentitiesTests : IDisposable
         string garbage = Path.Combine(_directory, "garbage.pem");
         File.WriteAllText(garbage, "not a certificate\n");
 
-        Assert.Throws<CertificateLoadException>(() => WorkloadIdentities.Create(garbage, key, "cluster.local"));
+        Assert.Throws<CertificateLoadException>(() => WorkloadIdentities.Create(null, garbage, key, "cluster.local"));
     }
 
     private (string Certificate, string Key) WriteCa(string trustDomain)
