@@ -1,98 +1,187 @@
 #!/usr/bin/env bash
-# The main job: a local HBONE server and tunnels through it, with generated certificates.
-#   1. `hbone certs` makes a development CA and SVIDs for three workloads;
-#   2. an "app" (python's http.server) listens on 127.0.0.1;
-#   3. `hbone serve` terminates HBONE (mTLS, HTTP/2 CONNECT) and allows only the client's identity;
-#   4. an independent HBONE client (python3-h2) sends an HTTP request through a tunnel, then an
-#      intruder identity is refused with 401;
-#   5. our own client (`hbone forward`) carries two curl requests over one pooled connection;
-#   6. the access-log lines are printed, and everything started here is stopped and removed.
+# The main job: the life of a packet through the reference ztunnel, in the two-node lab of scripts/lab/mesh-lab.sh:
+#   1. builds the ztunnel, the node agent (cni) and the hbone CLI; creates the lab "demo" and shows plain routing;
+#   2. makes a development CA both ztunnels trust, writes the local config, starts a node agent and a ztunnel in
+#      each node's namespace, enrolls client, echo and local-echo (not outsider) and waits for readiness;
+#   3. starts an HTTP "echo" app (it answers with the client address it saw) in echo and local-echo;
+#   4. shows: client -> service VIP (cross node, HBONE), client -> local-echo (same node), the iptables counters
+#      that captured it, both ztunnels' access-log lines, the client IP the app saw, the ztunnel's workloads,
+#      and outsider -> echo (plaintext, captured on 15006);
+#   5. stops everything it started and removes the lab, also on failure or Ctrl+C.
+# Needs root. Exit codes: 0 shown, 1 a step failed.
+# KEEP=1 keeps the log directory.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-./scripts/ensure-packages.sh python3-h2 openssl >/dev/null
-PY=/usr/bin/python3   # Debian's python, where python3-h2 is installed
-CLIENT=tests/Hbone.Kestrel.Tests/Interop/hbone_h2_client.py
+LAB=scripts/lab/mesh-lab.sh
+PREFIX=demo
+ZTUNNEL=src/Hbone.Ztunnel/bin/Release/net10.0/Hbone.Ztunnel.dll
+CNI=src/Hbone.Ztunnel.Cni/bin/Release/net10.0/Hbone.Ztunnel.Cni.dll
+HBONE=src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll
+MESH_PODS=(client echo local-echo)   # outsider stays out of the mesh
+APP_PODS=(echo local-echo)
 
-work=$(mktemp -d -t hbone-demo.XXXXXX)
+[[ $(id -u) -eq 0 ]] || { echo "demo: needs root (network namespaces, iptables)" >&2; exit 1; }
+./scripts/ensure-packages.sh iproute2 iptables curl python3 >/dev/null
+
+work=$(mktemp -d -t hbone-ztunnel-demo.XXXXXX)
 pids=()
 cleanup() {
+    local status=$?
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
+    for pid in "${pids[@]}"; do   # bounded: 10 s for all, then SIGKILL
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    "$LAB" down "$PREFIX" || true
+    if [[ ${KEEP:-0} == 1 || $status -ne 0 ]]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-# Waits (bounded) until a file contains a pattern; prints the first match.
-wait_for() {
+in_ns() { ip netns exec "$1" "${@:2}"; }
+# Waits (bounded) until a file contains a pattern.
+wait_for_line() {
     local file=$1 pattern=$2
-    for _ in $(seq 1 150); do
-        if grep -qE "$pattern" "$file" 2>/dev/null; then grep -m1 -oE "$pattern" "$file"; return 0; fi
+    for _ in $(seq 1 150); do grep -qE "$pattern" "$file" 2>/dev/null && return 0; sleep 0.2; done
+    echo "demo: timed out waiting for '$pattern' in $file:" >&2; tail -n 30 "$file" >&2; return 1
+}
+# Waits (bounded, 60 s) until a node's ztunnel answers 200 on /healthz/ready inside the node's namespace.
+wait_ready() {
+    local node=$1 log=$2
+    for _ in $(seq 1 300); do
+        in_ns "$PREFIX-$node" curl -fsS --max-time 1 http://127.0.0.1:15021/healthz/ready >/dev/null 2>&1 && return 0
         sleep 0.2
     done
-    echo "demo: timed out waiting for '$pattern' in $file:" >&2; cat "$file" >&2; return 1
+    echo "demo: the ztunnel of $node is not ready after 60 s:" >&2; tail -n 30 "$log" "$log.err" >&2; return 1
 }
 
-step "Building the hbone command"
-dotnet build src/Hbone.Cli -c Release -v quiet -nologo | grep -E "error|Warn" || true
-# An array, not a shell function: a background function runs in a subshell and $! would not be dotnet's pid.
-HBONE=(dotnet src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll)
-
-step "hbone certs: a development CA and SVIDs (ECDSA P-256, one URI SAN each)"
-"${HBONE[@]}" certs --out "$work/certs" --trust-domain cluster.local \
-    --identity default/echo --identity default/client --identity other/intruder
-openssl x509 -in "$work/certs/client.pem" -noout -ext subjectAltName,keyUsage,extendedKeyUsage | sed 's/^/  /'
-
-step "An application on 127.0.0.1 (python http.server)"
-mkdir -p "$work/site" && echo "hello from the app behind the tunnel" > "$work/site/index.html"
-"$PY" -u -m http.server 0 --bind 127.0.0.1 --directory "$work/site" >"$work/app.log" 2>&1 &
-pids+=($!)
-app_port=$(wait_for "$work/app.log" 'port [0-9]+' | grep -oE '[0-9]+')
-echo "  app listening on 127.0.0.1:$app_port"
-
-step "hbone serve: HBONE on 127.0.0.1 as spiffe://cluster.local/ns/default/sa/echo, allowing only the client"
-"${HBONE[@]}" serve --listen 127.0.0.1:0 --cert "$work/certs/echo.pem" --key "$work/certs/echo.key" --ca "$work/certs/ca.pem" \
-    --allow spiffe://cluster.local/ns/default/sa/client >"$work/access.log" 2>"$work/serve.err" &
-pids+=($!)
-hbone_addr=$(wait_for "$work/serve.err" 'https://[0-9.]+:[0-9]+' | sed 's#https://##')
-echo "  $(head -1 "$work/serve.err")"
-
-step "A tunnel: CONNECT 127.0.0.1:$app_port over mTLS as default/client, HTTP inside it"
-printf 'GET / HTTP/1.0\r\nHost: app\r\n\r\n' | "$PY" "$CLIENT" --server "$hbone_addr" \
-    --cert "$work/certs/client.pem" --key "$work/certs/client.key" --ca "$work/certs/ca.pem" \
-    --authority "127.0.0.1:$app_port" --header 'forwarded:for="10.244.0.2:40690"' \
-    --header "traceparent:00-$(openssl rand -hex 16)-$(openssl rand -hex 8)-00" --stdin \
-    >"$work/tunnel.out" 2>"$work/tunnel.err"
-sed 's/^/  /' "$work/tunnel.err"
-sed 's/^/  | /' "$work/tunnel.out"
-
-step "An intruder (other/intruder) asks for the same tunnel"
-status=0
-"$PY" "$CLIENT" --server "$hbone_addr" --cert "$work/certs/intruder.pem" --key "$work/certs/intruder.key" \
-    --ca "$work/certs/ca.pem" --authority "127.0.0.1:$app_port" </dev/null >"$work/intruder.out" 2>&1 || status=$?
-sed 's/^/  /' "$work/intruder.out"
-echo "  client exit code: $status (2 = refused with a non-200 status)"
-
-step "Our own client: hbone forward on 127.0.0.1, then curl through it twice (one pooled HTTP/2 connection)"
-"${HBONE[@]}" forward --listen 127.0.0.1:0 --via "$hbone_addr" --target "127.0.0.1:$app_port" \
-    --cert "$work/certs/client.pem" --key "$work/certs/client.key" --ca "$work/certs/ca.pem" \
-    --expect spiffe://cluster.local/ns/default/sa/echo >"$work/forward.log" 2>"$work/forward.err" &
-pids+=($!)
-forward_addr=$(wait_for "$work/forward.err" 'listening on [0-9.]+:[0-9]+' | sed 's/listening on //')
-echo "  $(head -1 "$work/forward.err")"
-for i in 1 2; do
-    echo "  curl #$i: $(curl -s -m 10 "http://$forward_addr/")"
+step "Building the ztunnel, the node agent and the hbone CLI (Release)"
+for project in src/Hbone.Ztunnel src/Hbone.Ztunnel.Cni src/Hbone.Cli; do
+    dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 done
-for _ in $(seq 1 100); do   # both lines are written once each tunnel has closed
-    (( $(grep -c 'status=200' "$work/forward.log") >= 2 )) && break
-    sleep 0.1
-done
-sed 's/^/  forward: /' "$work/forward.log"
 
-step "The server's access log (one line per tunnel; the curl tunnels share one src port: one connection)"
-wait_for "$work/access.log" 'status=401' >/dev/null
-sed 's/^/  /' "$work/access.log"
-echo
-echo "demo: done; stopping the server (SIGTERM drains open tunnels) and removing $work"
+step "The lab: two nodes, four pods, routed like Calico (mesh-lab.sh up $PREFIX)"
+"$LAB" up "$PREFIX"
+eval "$("$LAB" env "$PREFIX")"
+printf '  %-11s %-11s %-7s %s\n' POD IP NODE MESH
+for pod in $LAB_PODS; do
+    key=$(echo "$pod" | tr 'a-z-' 'A-Z_'); ip_var=LAB_POD_${key}_IP node_var=LAB_POD_${key}_NODE mesh_var=LAB_POD_${key}_MESH
+    printf '  %-11s %-11s %-7s %s\n' "$pod" "${!ip_var}" "${!node_var}" "${!mesh_var}"
+done
+echo "  service echo: VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT -> echo:$LAB_ECHO_TARGET_PORT"
+echo "\$ ip netns exec $PREFIX-node-a ip route"
+in_ns "$PREFIX-node-a" ip route | sed 's/^/  /'
+
+step "Echo apps in echo and local-echo (HTTP on :$LAB_ECHO_TARGET_PORT, answering with the client address they saw)"
+cat >"$work/echo_app.py" <<'EOF'
+import http.server, sys
+port, name = int(sys.argv[1]), sys.argv[2]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"hello from {name}; you are {self.client_address[0]}:{self.client_address[1]}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, fmt, *args):
+        print(f"{name} app: client {self.client_address[0]}:{self.client_address[1]} {fmt % args}", flush=True)
+print(f"{name} app: listening on :{port}", flush=True)
+http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
+EOF
+for pod in "${APP_PODS[@]}"; do
+    ip netns exec "$PREFIX-$pod" python3 -u "$work/echo_app.py" "$LAB_ECHO_TARGET_PORT" "$pod" >"$work/app-$pod.log" 2>&1 &
+    pids+=($!)
+    wait_for_line "$work/app-$pod.log" "listening on"
+done
+
+step "Without the mesh: client -> echo ($LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT) is plain routed TCP"
+echo "\$ ip netns exec $PREFIX-client curl http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+in_ns "$PREFIX-client" curl -sS --max-time 5 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+
+step "A development CA both ztunnels trust (hbone certs)"
+dotnet "$HBONE" certs --out "$work/ca" --identity default/demo >/dev/null
+ls "$work/ca" | sed 's/^/  /'
+"$LAB" config "$PREFIX" >"$work/config.yaml"
+echo "  local config: $work/config.yaml ($(grep -c '^- uid:' "$work/config.yaml") workloads, 1 service)"
+
+step "A node agent per node (ZDS server, in the node's namespace)"
+for node in $LAB_NODES; do
+    mkdir -p "$work/$node/pods"
+    ip netns exec "$PREFIX-$node" dotnet "$CNI" agent --socket "$work/$node/ztunnel.sock" --pods-dir "$work/$node/pods" \
+        >"$work/agent-$node.log" 2>&1 &
+    pids+=($!)
+done
+agent_pids=("${pids[@]: -2}")
+for node in $LAB_NODES; do
+    for _ in $(seq 1 150); do
+        [[ -S $work/$node/ztunnel.sock ]] && break
+        for pid in "${agent_pids[@]}"; do kill -0 "$pid" 2>/dev/null || break 2; done
+        sleep 0.2
+    done
+    [[ -S $work/$node/ztunnel.sock ]] || { echo "demo: the agent of $node made no socket:" >&2; cat "$work/agent-$node.log" >&2; exit 1; }
+    echo "  $node: agent listening on $work/$node/ztunnel.sock"
+done
+
+step "Enrolling ${MESH_PODS[*]} (in-pod iptables rules + a pod file for the agent; outsider is not enrolled)"
+for pod in "${MESH_PODS[@]}"; do
+    key=$(echo "$pod" | tr 'a-z-' 'A-Z_'); node_var=LAB_POD_${key}_NODE uid_var=LAB_POD_${key}_UID
+    dotnet "$CNI" enroll --netns "$PREFIX-$pod" --pods-dir "$work/${!node_var}/pods" --uid "${!uid_var}" \
+        --name "$pod" --namespace default --service-account "$pod"
+    echo "  $pod enrolled on ${!node_var}"
+done
+
+step "A ztunnel per node (LOCAL_XDS_PATH, NODE_NAME, INPOD_UDS, shared CA), waiting for /healthz/ready"
+for node in $LAB_NODES; do
+    ip netns exec "$PREFIX-$node" env LOCAL_XDS_PATH="$work/config.yaml" NODE_NAME="$node" INPOD_UDS="$work/$node/ztunnel.sock" \
+        CA_ROOT_CERT="$work/ca/ca.pem" CA_ROOT_KEY="$work/ca/ca.key" \
+        dotnet "$ZTUNNEL" >"$work/ztunnel-$node.log" 2>"$work/ztunnel-$node.log.err" &
+    pids+=($!)
+done
+for node in $LAB_NODES; do
+    wait_ready "$node" "$work/ztunnel-$node.log"
+    echo "  $node: ztunnel ready"
+done
+
+step "(1) client -> service VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT (captured, HBONE to node-b, echo answers)"
+echo "\$ ip netns exec $PREFIX-client curl http://$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT/"
+in_ns "$PREFIX-client" curl -sS --max-time 10 "http://$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT/"
+echo "\$ ip netns exec $PREFIX-client curl http://$LAB_POD_LOCAL_ECHO_IP:$LAB_ECHO_TARGET_PORT/   (same node)"
+in_ns "$PREFIX-client" curl -sS --max-time 10 "http://$LAB_POD_LOCAL_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+
+step "(2) The rules that captured it: nat ISTIO_OUTPUT in client (-> 15001), mangle ISTIO_PRERT in echo (TPROXY 15008)"
+echo "\$ ip netns exec $PREFIX-client iptables -t nat -L ISTIO_OUTPUT -v -n"
+in_ns "$PREFIX-client" iptables -t nat -L ISTIO_OUTPUT -v -n
+echo "\$ ip netns exec $PREFIX-echo iptables -t mangle -L ISTIO_PRERT -v -n"
+in_ns "$PREFIX-echo" iptables -t mangle -L ISTIO_PRERT -v -n
+
+step "(3) Access-log lines of both ztunnels"
+# Each side logs when its connection closes: wait (bounded) for both complete lines.
+wait_for_line "$work/ztunnel-node-a.log" 'dst.workload="echo".*direction="outbound".*protocol='
+wait_for_line "$work/ztunnel-node-b.log" 'dst.workload="echo".*direction="inbound".*protocol='
+for node in $LAB_NODES; do
+    echo "-- ztunnel $node"
+    sed 's/^/  /' "$work/ztunnel-$node.log"
+done
+
+step "(4) The client address the apps saw (source IP kept: $LAB_POD_CLIENT_IP; the first line is the request without the mesh)"
+cat "$work/app-echo.log" "$work/app-local-echo.log" | grep "client " | sed 's/^/  /'
+grep -q "client $LAB_POD_CLIENT_IP:" "$work/app-echo.log" ||
+    { echo "demo: echo did not see the client's own IP $LAB_POD_CLIENT_IP" >&2; exit 1; }
+
+step "(5) The workloads as node-a's ztunnel knows them"
+echo "\$ ip netns exec $PREFIX-node-a hbone ztunnel workloads --admin 127.0.0.1:15000"
+in_ns "$PREFIX-node-a" dotnet "$HBONE" ztunnel workloads --admin 127.0.0.1:15000
+echo "\$ ip netns exec $PREFIX-node-a hbone ztunnel services --admin 127.0.0.1:15000"
+in_ns "$PREFIX-node-a" dotnet "$HBONE" ztunnel services --admin 127.0.0.1:15000
+
+step "(6) outsider (not in the mesh) -> echo: plaintext, captured on 15006 in echo's namespace"
+echo "\$ ip netns exec $PREFIX-outsider curl http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+in_ns "$PREFIX-outsider" curl -sS --max-time 10 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+echo "-- ztunnel node-b (no peer identity: plaintext from outside the mesh)"
+wait_for_line "$work/ztunnel-node-b.log" 'src.workload="outsider".*protocol='
+grep 'src.workload="outsider"' "$work/ztunnel-node-b.log" | sed 's/^/  /'
+
+step "Done: stopping the apps, ztunnels and agents, removing the lab"

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Hbone.Client;
 using Hbone.Kestrel;
@@ -93,9 +94,11 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
             _zds = null;
         }
 
+        var started = Stopwatch.GetTimestamp();
         var pods = _context.Pods.DrainAllAsync(_config.DrainDeadline);
         var inbound = _inbound?.StopAsync(CancellationToken.None) ?? Task.CompletedTask;
         await Task.WhenAll(pods, inbound).ConfigureAwait(false);
+        Log.Drained(_logger, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     public async ValueTask DisposeAsync()
@@ -180,6 +183,9 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
     {
         [LoggerMessage(1, LogLevel.Information, "draining: open connections may continue for {Seconds} s")]
         public static partial void Draining(ILogger logger, double seconds);
+
+        [LoggerMessage(3, LogLevel.Information, "drained in {Milliseconds:0} ms")]
+        public static partial void Drained(ILogger logger, double milliseconds);
 
         [LoggerMessage(2, LogLevel.Information, "config changed: closed {Count} connections the new policy denies")]
         public static partial void LateRejected(ILogger logger, int count);
