@@ -5,7 +5,7 @@ using Hbone.Ztunnel.Cni.Rules;
 // hbone-ztunnel-cni: what the CNI plugin and pod events do on a node, from the shell.
 // Exit codes: 0 success, 1 error (one line on stderr).
 var netns = new Option<string>("--netns") { Description = "The pod's network namespace: a name from 'ip netns' or a path such as /proc/PID/ns/net.", Required = true };
-var noDns = new Option<bool>("--no-dns-capture") { Description = "Do not redirect DNS (port 53) to the proxy's DNS port." };
+var dns = new Option<bool>("--dns-capture") { Description = "Also redirect DNS (port 53) to the proxy's DNS port 15053 (only with a ztunnel that runs its DNS proxy; this one does not yet)." };
 var podsDir = new Option<string>("--pods-dir") { Description = "The directory of enrolled pods the agent watches: enroll writes <uid>.json there, remove deletes it." };
 var uid = new Option<string>("--uid") { Description = "The pod's uid (required with --pods-dir)." };
 var name = new Option<string>("--name") { Description = "The pod's name (default: the uid)." };
@@ -14,7 +14,7 @@ var serviceAccount = new Option<string>("--service-account") { Description = "Th
 
 var enroll = new Command("enroll", "Write the in-pod redirection rules into a pod's network namespace (idempotent); with --pods-dir, record the pod for the agent.")
 {
-    netns, noDns, podsDir, uid, name, podNamespace, serviceAccount,
+    netns, dns, podsDir, uid, name, podNamespace, serviceAccount,
 };
 enroll.Validators.Add(RequireUidWithPodsDir);
 enroll.SetAction(async (parse, token) =>
@@ -37,7 +37,7 @@ enroll.SetAction(async (parse, token) =>
 
 var remove = new Command("remove", "Remove the in-pod redirection rules from a pod's network namespace, leaving nothing behind; with --pods-dir, forget the pod.")
 {
-    netns, noDns, podsDir, uid,
+    netns, dns, podsDir, uid,
 };
 remove.Validators.Add(RequireUidWithPodsDir);
 remove.SetAction(async (parse, token) =>
@@ -109,7 +109,7 @@ async Task<int> RunAsync(ParseResult parse, string path, CancellationToken token
 {
     try
     {
-        await action(new InPodInterception(new InterceptionOptions { CaptureDns = !parse.GetValue(noDns) }), path, token);
+        await action(new InPodInterception(new InterceptionOptions { CaptureDns = parse.GetValue(dns) }), path, token);
         return 0;
     }
     catch (InterceptionException ex)
