@@ -147,9 +147,9 @@ done
 
 step "(1) client -> service VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT (captured, HBONE to node-b, echo answers)"
 echo "\$ ip netns exec $PREFIX-client curl http://$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT/"
-in_ns "$PREFIX-client" curl -sS --max-time 10 "http://$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT/"
+in_ns "$PREFIX-client" curl -sS --max-time 30 "http://$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT/"
 echo "\$ ip netns exec $PREFIX-client curl http://$LAB_POD_LOCAL_ECHO_IP:$LAB_ECHO_TARGET_PORT/   (same node)"
-in_ns "$PREFIX-client" curl -sS --max-time 10 "http://$LAB_POD_LOCAL_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+in_ns "$PREFIX-client" curl -sS --max-time 30 "http://$LAB_POD_LOCAL_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 
 step "(2) The rules that captured it: nat ISTIO_OUTPUT in client (-> 15001), mangle ISTIO_PRERT in echo (TPROXY 15008)"
 echo "\$ ip netns exec $PREFIX-client iptables -t nat -L ISTIO_OUTPUT -v -n"
@@ -179,7 +179,7 @@ in_ns "$PREFIX-node-a" dotnet "$HBONE" ztunnel services --admin 127.0.0.1:15000
 
 step "(6) outsider (not in the mesh) -> echo: plaintext, captured on 15006 in echo's namespace"
 echo "\$ ip netns exec $PREFIX-outsider curl http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
-in_ns "$PREFIX-outsider" curl -sS --max-time 10 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+in_ns "$PREFIX-outsider" curl -sS --max-time 30 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 echo "-- ztunnel node-b (no peer identity: plaintext from outside the mesh)"
 wait_for_line "$work/ztunnel-node-b.log" 'src.workload="outsider".*protocol='
 grep 'src.workload="outsider"' "$work/ztunnel-node-b.log" | sed 's/^/  /'
