@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Hbone.Ztunnel.Tests.InPod;
+namespace Hbone.Ztunnel.Testing;
 
 /// <summary>A network namespace (with lo up) this test creates and always deletes. Needs root (CI runs as root).</summary>
-internal sealed class TestNetns : IDisposable
+public sealed class TestNetns : IDisposable
 {
     private static int s_counter;
 
