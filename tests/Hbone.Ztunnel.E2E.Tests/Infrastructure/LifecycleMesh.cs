@@ -181,6 +181,28 @@ internal static partial class Lifecycle
         return await ReadAsync(socket, deadline);
     }
 
+    /// <summary>
+    /// Connects from a pod, sends and reads once: how a connection the mesh should refuse ends. A connect that is
+    /// reset right away (the proxy accepted and reset before the connect completed) counts as <see cref="LifecycleReadOutcome.Reset"/>.
+    /// </summary>
+    public static async Task<(LifecycleReadOutcome Outcome, byte[] Data)> ProbeAsync(string netnsPath, IPEndPoint remote, byte[] data, TimeSpan deadline)
+    {
+        Socket socket;
+        try
+        {
+            socket = await PodSockets.ConnectAsync(netnsPath, remote, deadline);
+        }
+        catch (SocketException)
+        {
+            return (LifecycleReadOutcome.Reset, []);
+        }
+
+        using (socket)
+        {
+            return await SendAndReadAsync(socket, data, deadline);
+        }
+    }
+
     /// <summary>The TCP listeners (<c>ss -ltn</c> local addresses) inside a namespace.</summary>
     public static async Task<IReadOnlyList<string>> ListenersAsync(string netns)
     {

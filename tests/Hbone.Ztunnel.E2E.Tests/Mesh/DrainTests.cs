@@ -11,6 +11,9 @@ public sealed class DrainTests
     private static readonly TimeSpan DrainDeadline = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan ExitMargin = TimeSpan.FromSeconds(3);
 
+    // node-a's HBONE dial: 3 attempts (MaxDialRetries 2) of 10 s (ConnectTimeout), plus backoff and margin.
+    private static readonly TimeSpan FreshDeadline = TimeSpan.FromSeconds(45);
+
     private static Dictionary<string, IReadOnlyDictionary<string, string?>> NodeBGrace => new()
     {
         ["node-b"] = new Dictionary<string, string?> { ["TERMINATION_GRACE_PERIOD_SECONDS"] = "3" },
@@ -39,26 +42,31 @@ public sealed class DrainTests
         while (clock.Elapsed < TimeSpan.FromSeconds(1));
 
         var lastEchoAt = clock.Elapsed;
-        (LifecycleReadOutcome Outcome, byte[] Data) fresh;
-        using (var client = await PodSockets.ConnectAsync(lab.Client.NetnsPath, lab.EchoVip, Deadline))
-        {
-            fresh = await Lifecycle.SendAndReadAsync(client, "new during drain"u8.ToArray(), TimeSpan.FromSeconds(5));
-        }
 
-        var freshDoneAt = clock.Elapsed;
-        var stillRunningAfterFresh = !mesh.B.Ztunnel.HasExited;
+        // A new connection during the drain: node-b closed the pod's 15008 listener, so node-a's dial gets no answer
+        // (TPROXY drops a SYN without a socket) and gives up after its connect timeouts: it never reaches the app.
+        var freshStartedAt = clock.Elapsed;
+        var freshStartedDuringDrain = !mesh.B.Ztunnel.HasExited;
+        var freshProbe = Lifecycle.ProbeAsync(lab.Client.NetnsPath, lab.EchoVip, "new during drain"u8.ToArray(), FreshDeadline);
         var closed = await Lifecycle.ReadAsync(tunnel, Deadline);
         var closedAt = clock.Elapsed;
         var exitedAt = await Lifecycle.WaitExitAsync(mesh.B.Ztunnel, clock, Deadline);
         var exitCode = await mesh.B.Ztunnel.StopAsync();
         var inbound = Lifecycle.AccessLines(mesh.B.Ztunnel, "inbound");
+        var fresh = await freshProbe;
+        var freshDoneAt = clock.Elapsed;
+        var freshLine = await mesh.A.Ztunnel.WaitForLineAsync(
+            l => l.Contains("direction=\"outbound\"", StringComparison.Ordinal) && !l.Contains("status=200", StringComparison.Ordinal), Deadline);
 
         Assert.Equal("before"u8.ToArray(), before);
         Assert.Contains("may continue for 3 s", draining, StringComparison.Ordinal);
         Assert.True(lastEchoAt < DrainDeadline, $"the last echo after the signal ended at {lastEchoAt}");
-        Assert.Contains(fresh.Outcome, (LifecycleReadOutcome[])[LifecycleReadOutcome.EndOfStream, LifecycleReadOutcome.Reset]);
+        Assert.True(freshStartedDuringDrain && freshStartedAt < DrainDeadline, $"the new connection started at {freshStartedAt}");
+        Assert.True(fresh.Outcome is LifecycleReadOutcome.EndOfStream or LifecycleReadOutcome.Reset, $"the new connection during the drain: {fresh.Outcome} at {freshDoneAt}.{mesh.A.Ztunnel.Tail()}");
         Assert.Empty(fresh.Data);
-        Assert.True(stillRunningAfterFresh && freshDoneAt < DrainDeadline, $"the new connection was refused at {freshDoneAt}, during the drain: {stillRunningAfterFresh}");
+        Assert.Contains("bytes_sent=0 ", freshLine, StringComparison.Ordinal);
+        Assert.Contains($"error=\"Dialing {lab.Echo.Ip}:15008 timed out", freshLine, StringComparison.Ordinal);
+        Assert.True(freshDoneAt < FreshDeadline, $"the new connection ended at {freshDoneAt}");
         Assert.Single(echo.Clients);
         Assert.Contains(closed.Outcome, (LifecycleReadOutcome[])[LifecycleReadOutcome.EndOfStream, LifecycleReadOutcome.Reset]);
         Assert.True(closedAt >= DrainDeadline - TimeSpan.FromMilliseconds(200), $"the open tunnel closed at {closedAt}, before the {DrainDeadline} deadline");
