@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Net;
 using Hbone.Ztunnel.E2E.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Hbone.Ztunnel.E2E.Tests.MeshTests;
 
 /// <summary>Graceful shutdown of a ztunnel with open tunnels: SIGTERM and POST /quitquitquit, timed from the signal.</summary>
-public sealed class DrainTests
+public sealed class DrainTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan DrainDeadline = TimeSpan.FromSeconds(3);
@@ -57,6 +58,7 @@ public sealed class DrainTests
         var freshDoneAt = clock.Elapsed;
         var freshLine = await mesh.A.Ztunnel.WaitForLineAsync(
             l => l.Contains("direction=\"outbound\"", StringComparison.Ordinal) && !l.Contains("status=200", StringComparison.Ordinal), Deadline);
+        output.WriteLine($"since SIGTERM: {echoedAfterSignal} echoes until {lastEchoAt}, open tunnel closed at {closedAt}, exit at {exitedAt}, new connection ended at {freshDoneAt}");
 
         Assert.Equal("before"u8.ToArray(), before);
         Assert.Contains("may continue for 3 s", draining, StringComparison.Ordinal);
@@ -96,6 +98,7 @@ public sealed class DrainTests
         var quit = await mesh.A.Ztunnel.QuitAsync();
         var quitExitedAt = await Lifecycle.WaitExitAsync(mesh.A.Ztunnel, quitClock, Deadline);
         var quitExitCode = await mesh.A.Ztunnel.StopAsync();
+        output.WriteLine($"node-b exit {exitedAt} after SIGTERM (idle tunnel); node-a exit {quitExitedAt} after /quitquitquit");
 
         Assert.Equal(0, exitCode);
         Assert.InRange(exitedAt, DrainDeadline - TimeSpan.FromMilliseconds(200), DrainDeadline + ExitMargin);
