@@ -14,7 +14,7 @@ public sealed class ZdsServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ZdsWorkload> _workloads = new();
     private readonly List<Channel<WorkloadRequestWithPath>> _connections = [];
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _acceptLoop;
+    private Task _acceptLoop = Task.CompletedTask;
     private readonly TimeSpan _ackTimeout;
 
     /// <summary>Listens on <paramref name="socketPath"/> (a stale socket file there is replaced).</summary>
@@ -23,12 +23,28 @@ public sealed class ZdsServer : IAsyncDisposable
     /// How long a ztunnel may take to say hello or to ack one message before its connection is dropped (it then
     /// reconnects and gets a fresh snapshot); <see cref="DefaultAckTimeout"/> unless set.
     /// </param>
-    public ZdsServer(string socketPath, TimeSpan? ackTimeout = null)
+    /// <param name="start">
+    /// Whether to serve connections at once. An agent that must first learn its pods passes false, adds them, then
+    /// calls <see cref="Start"/>: a ztunnel connecting meanwhile waits in the backlog instead of getting an empty snapshot.
+    /// </param>
+    public ZdsServer(string socketPath, TimeSpan? ackTimeout = null, bool start = true)
     {
         _ackTimeout = ackTimeout ?? DefaultAckTimeout;
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_ackTimeout, TimeSpan.Zero, nameof(ackTimeout));
         _listener = new ZdsListener(socketPath);
-        _acceptLoop = Task.Run(AcceptLoopAsync);
+        if (start)
+        {
+            Start();
+        }
+    }
+
+    /// <summary>Starts serving ztunnel connections (once; later calls do nothing).</summary>
+    public void Start()
+    {
+        if (_acceptLoop == Task.CompletedTask)
+        {
+            _acceptLoop = Task.Run(AcceptLoopAsync);
+        }
     }
 
     /// <summary>The default bound on the wait for a hello or an ack: 10 seconds.</summary>

@@ -51,7 +51,7 @@ internal sealed class NodeAgent : IAsyncDisposable
             Directory.CreateDirectory(socketDirectory);
         }
 
-        _server = new ZdsServer(socketPath, ackTimeout);
+        _server = new ZdsServer(socketPath, ackTimeout, start: false);
         _server.Acked += OnAcked;
         _debounceTimer = new Timer(_ => Rescan(), null, Timeout.Infinite, Timeout.Infinite);
 
@@ -68,8 +68,10 @@ internal sealed class NodeAgent : IAsyncDisposable
         _watcher.Error += (_, _) => ScheduleRescan();
         _watcher.EnableRaisingEvents = true;
 
-        Log($"agent: serving ZDS on {Path.GetFullPath(socketPath)}, pods from {_podsDirectory}");
+        // Learn the pods before serving: a ztunnel that reconnects after an agent restart must get the full snapshot.
         Rescan();
+        _server.Start();
+        Log($"agent: serving ZDS on {Path.GetFullPath(socketPath)}, pods from {_podsDirectory}");
         var period = rescanInterval ?? TimeSpan.FromSeconds(2);
         _rescanTimer = new Timer(_ => Rescan(), null, period, period);
     }

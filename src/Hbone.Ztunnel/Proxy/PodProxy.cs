@@ -142,11 +142,13 @@ internal sealed class PodProxy : IAsyncDisposable
     /// <summary>True when <paramref name="peer"/> is a socket this proxy opened itself: the connection looped back (SelfCall).</summary>
     public bool IsOwnConnection(IPEndPoint peer) => _ownPorts.ContainsKey(peer.Port) && Workload?.WorkloadIps.Contains(peer.Address) != false;
 
-    /// <summary>Stops accepting, lets open connections run until <paramref name="deadline"/>, then closes the rest.</summary>
+    /// <summary>
+    /// Refuses new connections (accepted and reset at once, so clients fail fast instead of waiting on dropped
+    /// SYNs), lets open ones run until <paramref name="deadline"/>, then closes the rest and the listeners.
+    /// </summary>
     public async Task DrainAsync(TimeSpan deadline)
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
-        CloseListeners();
         using var timeout = new CancellationTokenSource(deadline);
         while (!timeout.IsCancellationRequested)
         {
@@ -164,6 +166,7 @@ internal sealed class PodProxy : IAsyncDisposable
             connection.Abort("drain deadline reached");
         }
 
+        CloseListeners();
         await Task.WhenAll(_acceptLoops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
@@ -195,16 +198,22 @@ internal sealed class PodProxy : IAsyncDisposable
 
     private async Task AcceptLoopAsync(Socket listener, Action<Socket> handle)
     {
-        while (!_stopping.IsCancellationRequested)
+        while (true)
         {
             Socket accepted;
             try
             {
-                accepted = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                accepted = await listener.AcceptAsync().ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
                 return;
+            }
+
+            if (Draining)
+            {
+                TcpRelay.Reset(accepted);
+                continue;
             }
 
             accepted.NoDelay = true;

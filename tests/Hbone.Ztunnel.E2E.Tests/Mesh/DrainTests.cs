@@ -12,8 +12,8 @@ public sealed class DrainTests(ITestOutputHelper output)
     private static readonly TimeSpan DrainDeadline = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan ExitMargin = TimeSpan.FromSeconds(3);
 
-    // node-a's HBONE dial: 3 attempts (MaxDialRetries 2) of 10 s (ConnectTimeout), plus backoff and margin.
-    private static readonly TimeSpan FreshDeadline = TimeSpan.FromSeconds(45);
+    // A draining pod resets new connections at once, so a new one ends well before any dial timeout (10 s).
+    private static readonly TimeSpan FreshDeadline = TimeSpan.FromSeconds(8);
 
     private static Dictionary<string, IReadOnlyDictionary<string, string?>> NodeBGrace => new()
     {
@@ -44,8 +44,8 @@ public sealed class DrainTests(ITestOutputHelper output)
 
         var lastEchoAt = clock.Elapsed;
 
-        // A new connection during the drain: node-b closed the pod's 15008 listener, so node-a's dial gets no answer
-        // (TPROXY drops a SYN without a socket) and gives up after its connect timeouts: it never reaches the app.
+        // A new connection during the drain: node-b's draining pod resets it (GOAWAY on the pooled connection, then a
+        // reset on the new dial), so node-a fails it fast and it never reaches the app.
         var freshStartedAt = clock.Elapsed;
         var freshStartedDuringDrain = !mesh.B.Ztunnel.HasExited;
         var freshProbe = Lifecycle.ProbeAsync(lab.Client.NetnsPath, lab.EchoVip, "new during drain"u8.ToArray(), FreshDeadline);
@@ -67,8 +67,9 @@ public sealed class DrainTests(ITestOutputHelper output)
         Assert.True(fresh.Outcome is LifecycleReadOutcome.EndOfStream or LifecycleReadOutcome.Reset, $"the new connection during the drain: {fresh.Outcome} at {freshDoneAt}.{mesh.A.Ztunnel.Tail()}");
         Assert.Empty(fresh.Data);
         Assert.Contains("bytes_sent=0 ", freshLine, StringComparison.Ordinal);
-        Assert.Contains($"error=\"Dialing {lab.Echo.Ip}:15008 timed out", freshLine, StringComparison.Ordinal);
-        Assert.True(freshDoneAt < FreshDeadline, $"the new connection ended at {freshDoneAt}");
+        Assert.Contains("error=\"", freshLine, StringComparison.Ordinal);
+        Assert.DoesNotContain("timed out", freshLine, StringComparison.Ordinal);
+        Assert.True(freshDoneAt < DrainDeadline + ExitMargin, $"the new connection ended at {freshDoneAt}");
         Assert.Single(echo.Clients);
         Assert.Contains(closed.Outcome, (LifecycleReadOutcome[])[LifecycleReadOutcome.EndOfStream, LifecycleReadOutcome.Reset]);
         Assert.True(closedAt >= DrainDeadline - TimeSpan.FromMilliseconds(200), $"the open tunnel closed at {closedAt}, before the {DrainDeadline} deadline");

@@ -46,7 +46,7 @@ public sealed class LifecycleTests
         Assert.Equal(lab.Client.Ip, (await echo.WaitForClientAsync(Deadline)).Address);
     }
 
-    [Fact(Skip = "bug: the restarted node agent accepts the ztunnel before its first pods-dir scan (src/Hbone.Ztunnel.Cni/Agent/NodeAgent.cs:54 creates the ZdsServer, which accepts at once, and :72 runs the first Rescan), so the reconnecting ztunnel gets an empty snapshot, removes and drains every pod, re-adds them, and open tunnels are closed at the drain deadline")]
+    [Fact]
     [Trait("case", "E2E-11")]
     public async Task E2E_11_an_agent_restart_keeps_open_tunnels_and_pods_and_the_ztunnel_reconnects()
     {
