@@ -89,7 +89,8 @@ agent.SetAction(async (parse, token) =>
 });
 
 var root = new RootCommand("hbone-ztunnel-cni: the interception agent of the reference ztunnel.") { enroll, remove, agent };
-return await root.Parse(args).InvokeAsync();
+// SIGTERM cancels the agent's token; give its clean stop (ZDS connections, watchers) time on a busy node.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(10) });
 
 void RequireUidWithPodsDir(System.CommandLine.Parsing.CommandResult result)
 {
