@@ -14,8 +14,8 @@ public sealed class AdversarialTests(TrafficMeshFixture mesh) : IClassFixture<Tr
     private MeshLab Lab => mesh.Lab;
 
     [Fact]
-    [Trait("case", "POL-E2E-DENY")]
-    public async Task A_deny_policy_for_the_client_principal_closes_its_connection_through_the_vip_with_401()
+    [Trait("case", "E2E-07")]
+    public async Task E2E_07_a_deny_policy_for_the_client_principal_closes_its_connection_through_the_vip_with_401()
     {
         await mesh.ApplyPoliciesAsync(
             """
@@ -139,6 +139,15 @@ public sealed class AdversarialTests(TrafficMeshFixture mesh) : IClassFixture<Tr
         var adminLine = await log.WaitForAccessAsync(Deadline, ("direction", "outbound"), ("dst.addr", admin.ToString()));
         Assert.Contains("SelfCall", selfCall, StringComparison.Ordinal);
         Assert.Equal("0", adminLine.GetValueOrDefault("bytes_recv", "0"));
+        Assert.Contains("ConnectionRefused", adminLine.GetValueOrDefault("error") ?? "", StringComparison.Ordinal);
+
+        // Each of the four 15001/15006 attempts (own IP and loopback) was refused as a self call.
+        var selfCalls = await TrafficNet.PollAsync(
+            () => Task.FromResult(log.NewAccessLines.Count(l => TrafficLog.Fields(l).GetValueOrDefault("error", "").Contains("SelfCall", StringComparison.Ordinal))),
+            n => n >= 4,
+            Deadline,
+            "four SelfCall access lines");
+        Assert.Equal(4, selfCalls);
 
         // Nothing loops: about one access line per attempt (4 + 2 + 1), not a storm.
         var lines = log.NewAccessLines;
