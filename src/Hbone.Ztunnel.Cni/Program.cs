@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.CommandLine;
 using Hbone.Ztunnel.Cni.Agent;
 using Hbone.Ztunnel.Cni.Rules;
@@ -62,6 +63,16 @@ var agent = new Command("agent", "Run the node agent: serve ZDS on --socket and 
 };
 agent.SetAction(async (parse, token) =>
 {
+    // Our own SIGTERM/SIGINT handling, registered before any pod is announced: a signal always means a clean stop.
+    var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        stop.TrySetResult();
+    }
+
+    using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+    using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
     NodeAgent node;
     try
     {
@@ -75,22 +86,14 @@ agent.SetAction(async (parse, token) =>
 
     await using (node)
     {
-        try
-        {
-            await Task.Delay(Timeout.Infinite, token);
-        }
-        catch (OperationCanceledException)
-        {
-            // SIGTERM or Ctrl+C: stop cleanly.
-        }
+        await stop.Task.WaitAsync(token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     return 0;
 });
 
 var root = new RootCommand("hbone-ztunnel-cni: the interception agent of the reference ztunnel.") { enroll, remove, agent };
-// SIGTERM cancels the agent's token; give its clean stop (ZDS connections, watchers) time on a busy node.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(10) });
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 
 void RequireUidWithPodsDir(System.CommandLine.Parsing.CommandResult result)
 {
