@@ -11,6 +11,9 @@ using Microsoft.Extensions.Logging.Console;
 
 // hbone-ztunnel: the reference ztunnel, configured by environment variables with ztunnel's names (see README).
 // Exit codes: 0 after a graceful drain (SIGTERM, SIGINT or POST /quitquitquit); 1 when it cannot start (one line on stderr).
+// Last words before a crash: one line naming what escaped, for the operator.
+AppDomain.CurrentDomain.UnhandledException += (_, e) => Console.Error.WriteLine($"hbone-ztunnel: fatal: {e.ExceptionObject}");
+
 ZtunnelConfig config;
 try
 {

@@ -6,7 +6,8 @@ namespace Hbone.Ztunnel.Proxy;
 internal sealed class LiveConnection
 {
     private readonly CancellationTokenSource _aborted = new();
-    private readonly Action? _onAbort;
+    private readonly Lock _gate = new();
+    private Action? _onAbort;
 
     /// <param name="attributes">What inbound authorization saw; null for outbound connections, which are not re-checked.</param>
     /// <param name="onAbort">Extra work to close the connection (e.g. aborting the HTTP/2 stream).</param>
@@ -34,6 +35,25 @@ internal sealed class LiveConnection
         }
 
         _aborted.Cancel();
-        _onAbort?.Invoke();
+        lock (_gate)
+        {
+            try
+            {
+                _onAbort?.Invoke();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Already torn down: closed either way.
+            }
+        }
+    }
+
+    /// <summary>The connection ended: a later <see cref="Abort"/> must not touch what it used (Kestrel reuses request objects).</summary>
+    public void Complete()
+    {
+        lock (_gate)
+        {
+            _onAbort = null;
+        }
     }
 }

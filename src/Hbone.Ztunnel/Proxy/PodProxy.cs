@@ -105,6 +105,7 @@ internal sealed class PodProxy : IAsyncDisposable
 
     public void Untrack(LiveConnection connection)
     {
+        connection.Complete();
         _connections.TryRemove(connection, out _);
         Interlocked.Exchange(ref _untracked, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
