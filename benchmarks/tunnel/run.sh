@@ -266,7 +266,7 @@ mkdir -p artifacts/tunnel-bench
 report=artifacts/tunnel-bench/$stamp.md
 
 # --- Mode ztunnel-load: paced 1 KiB exchanges through both ztunnels, their CPU and RSS.
-proc_field() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+proc_field() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/${3:-status}"; }
 ztunnel_load() {
     mesh_up
     start lab-echo ip netns exec "$lab-echo" "${bench[@]}" echo --listen "0.0.0.0:$LAB_ECHO_TARGET_PORT"
@@ -280,7 +280,7 @@ ztunnel_load() {
     : >"$work/idle"
     for item in ${pids//,/ }; do
         name=${item%=*} pid=${item#*=}
-        echo "$name $(proc_field "$pid" VmRSS) $(proc_field "$pid" Threads)" >>"$work/idle"
+        echo "$name $(proc_field "$pid" VmRSS) $(proc_field "$pid" RssAnon) $(proc_field "$pid" RssFile) $(proc_field "$pid" RssShmem) $(proc_field "$pid" Pss smaps_rollup) $(proc_field "$pid" Threads)" >>"$work/idle"
     done
     log "ztunnel-load: $load_rate exchanges/s of $load_size bytes on $load_connections connections, $load_warmup s warm-up + $load_seconds s"
     ip netns exec "$lab-client" python3 benchmarks/tunnel/ztunnel_load.py --target "$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT" \
@@ -294,14 +294,14 @@ ztunnel_load() {
         echo "- Versions: .NET $(dotnet --list-runtimes | grep -m1 NETCore.App | cut -d' ' -f2), Python $(python3 -c 'import platform; print(platform.python_version())'); ztunnel environment: ${ZTUNNEL_ENV:-none (the runtime defaults)}"
         echo "- Path: load generator in the client pod -> VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT -> node-a ztunnel -> HBONE -> node-b ztunnel -> Hbone.TunnelBench echo in the echo pod (:$LAB_ECHO_TARGET_PORT)."
         echo "- Load: $(json "$work/load.json" '"%d persistent connections, each paced at %g/s (%g/s in total), %d-byte request and response; %g s warm-up, %g s measured: %d exchanges, %.1f/s achieved (%d sends late by > 1 ms); round trip p50 %.0f µs, p99 %.0f µs, max %.0f µs" % (d["connections"], d["requested_rps"] / d["connections"], d["requested_rps"], d["size"], d["warmup_s"], d["seconds"], d["exchanges"], d["achieved_rps"], d["late_sends"], d["p50_us"], d["p99_us"], d["max_us"])')."
-        echo "- vCPU: (utime + stime) delta over the measured window / its wall time ($(json "$work/load.json" 'd["window_wall_s"]') s). RSS: VmRSS every 0.5 s during the window (median, peak); idle = 5 s after both ztunnels were ready with client and echo enrolled, before any traffic."
+        echo "- vCPU: (utime + stime) delta over the measured window / its wall time ($(json "$work/load.json" 'd["window_wall_s"]') s). RSS: VmRSS every 0.5 s during the window (median, peak); idle = 5 s after both ztunnels were ready with client and echo enrolled, before any traffic (VmRSS = RssAnon + RssFile + RssShmem of /proc/PID/status; PSS from smaps_rollup splits shared pages among the processes mapping them)."
         echo
-        echo "| ztunnel | vCPU | RSS idle (MiB) | RSS under load, median (MiB) | RSS peak (MiB) | threads idle |"
-        echo "|---|---:|---:|---:|---:|---:|"
-        while read -r name idle_kib threads; do
-            echo "| $name | $(json "$work/load.json" '"%.3f | %.1f | %.1f | %.1f" % next((p["vcpu"], '"$idle_kib"' / 1024, p["rss_median_mib"], p["rss_peak_mib"]) for p in d["processes"] if p["name"] == "'"$name"'")') | $threads |"
+        echo "| ztunnel | vCPU (user + system) | RSS idle (MiB) | idle: anon + file + shmem (MiB) | PSS idle (MiB) | RSS under load, median (MiB) | RSS peak (MiB) | threads idle |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+        while read -r name idle_kib anon_kib file_kib shmem_kib pss_kib threads; do
+            echo "| $name | $(json "$work/load.json" '"%.3f (%.3f + %.3f) | %.1f | %.1f + %.1f + %.1f | %.1f | %.1f | %.1f" % next((p["vcpu"], p["vcpu_user"], p["vcpu_system"], '"$idle_kib"' / 1024, '"$anon_kib"' / 1024, '"$file_kib"' / 1024, '"$shmem_kib"' / 1024, '"$pss_kib"' / 1024, p["rss_median_mib"], p["rss_peak_mib"]) for p in d["processes"] if p["name"] == "'"$name"'")') | $threads |"
         done <"$work/idle"
-        echo "| Istio's published ztunnel figure, per 1,000 requests/s | 0.06 | | 12 MB | | |"
+        echo "| Istio's published ztunnel figure, per 1,000 requests/s | 0.06 | | | | 12 MB | | |"
     } | tee "$report"
     log "written to $report"
 }

@@ -21,9 +21,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid):
+    """(user, system) CPU seconds: utime and stime, fields 14 and 15 of proc_pid_stat(5)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime: fields 14 and 15 of stat(5)
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def rss_kib(pid):
@@ -70,7 +71,8 @@ async def sample(pids, window, samples):
             samples[name].append(rss_kib(pid))
         await asyncio.sleep(min(0.5, max(0, window[1] - loop.time())))
     wall = time.monotonic() - wall_start
-    return {name: (cpu_seconds(pid) - start[name]) / wall for name, pid in pids.items()}, wall
+    end = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    return {name: ((end[name][0] - start[name][0]) / wall, (end[name][1] - start[name][1]) / wall) for name in pids}, wall
 
 
 async def main(args):
@@ -92,7 +94,8 @@ async def main(args):
         "achieved_rps": round(len(latencies) / args.seconds, 1), "late_sends": counts["late"],
         "p50_us": pick(0.50), "p99_us": pick(0.99), "max_us": pick(1.0),
         "processes": [{
-            "name": name, "pid": pid, "vcpu": round(vcpu[name], 4),
+            "name": name, "pid": pid, "vcpu": round(sum(vcpu[name]), 4),
+            "vcpu_user": round(vcpu[name][0], 4), "vcpu_system": round(vcpu[name][1], 4),
             "rss_median_mib": round(statistics.median(samples[name]) / 1024, 1),
             "rss_peak_mib": round(max(samples[name]) / 1024, 1), "rss_samples": len(samples[name]),
         } for name, pid in pids.items()],
