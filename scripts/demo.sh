@@ -16,9 +16,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 LAB=scripts/lab/mesh-lab.sh
 PREFIX=demo
-ZTUNNEL=src/Hbone.Ztunnel/bin/Release/net10.0/Hbone.Ztunnel.dll
-CNI=src/Hbone.Ztunnel.Cni/bin/Release/net10.0/Hbone.Ztunnel.Cni.dll
-HBONE=src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll
+# shellcheck source=mesh-lib.sh
+. scripts/lab/mesh-lib.sh
+ZTUNNEL=$MESH_ZTUNNEL CNI=$MESH_CNI HBONE=$MESH_HBONE
 MESH_PODS=(client echo local-echo)   # outsider stays out of the mesh
 APP_PODS=(echo local-echo)
 
@@ -47,15 +47,6 @@ wait_for_line() {
     local file=$1 pattern=$2
     for _ in $(seq 1 150); do grep -qE "$pattern" "$file" 2>/dev/null && return 0; sleep 0.2; done
     echo "demo: timed out waiting for '$pattern' in $file:" >&2; tail -n 30 "$file" >&2; return 1
-}
-# Waits (bounded, 60 s) until a node's ztunnel answers 200 on /healthz/ready inside the node's namespace.
-wait_ready() {
-    local node=$1 log=$2
-    for _ in $(seq 1 300); do
-        in_ns "$PREFIX-$node" curl -fsS --max-time 1 http://127.0.0.1:15021/healthz/ready >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    echo "demo: the ztunnel of $node is not ready after 60 s:" >&2; tail -n 30 "$log" "$log.err" >&2; return 1
 }
 
 step "Building the ztunnel, the node agent and the hbone CLI (Release)"
@@ -108,40 +99,30 @@ ls "$work/ca" | sed 's/^/  /'
 echo "  local config: $work/config.yaml ($(grep -c '^- uid:' "$work/config.yaml") workloads, 1 service)"
 
 step "A node agent per node (ZDS server, in the node's namespace)"
+declare -A agent_pid
 for node in $LAB_NODES; do
-    mkdir -p "$work/$node/pods"
-    ip netns exec "$PREFIX-$node" dotnet "$CNI" agent --socket "$work/$node/ztunnel.sock" --pods-dir "$work/$node/pods" \
-        >"$work/agent-$node.log" 2>&1 &
-    pids+=($!)
+    mesh_start_agent "$PREFIX" "$node" "$work" "$work/agent-$node.log"
+    pids+=("$MESH_PID") agent_pid[$node]=$MESH_PID
 done
-agent_pids=("${pids[@]: -2}")
 for node in $LAB_NODES; do
-    for _ in $(seq 1 150); do
-        [[ -S $work/$node/ztunnel.sock ]] && break
-        for pid in "${agent_pids[@]}"; do kill -0 "$pid" 2>/dev/null || break 2; done
-        sleep 0.2
-    done
-    [[ -S $work/$node/ztunnel.sock ]] || { echo "demo: the agent of $node made no socket:" >&2; cat "$work/agent-$node.log" >&2; exit 1; }
+    mesh_wait_socket "$work/$node/ztunnel.sock" "${agent_pid[$node]}" "$work/agent-$node.log"
     echo "  $node: agent listening on $work/$node/ztunnel.sock"
 done
 
 step "Enrolling ${MESH_PODS[*]} (in-pod iptables rules + a pod file for the agent; outsider is not enrolled)"
 for pod in "${MESH_PODS[@]}"; do
-    key=$(echo "$pod" | tr 'a-z-' 'A-Z_'); node_var=LAB_POD_${key}_NODE uid_var=LAB_POD_${key}_UID
-    dotnet "$CNI" enroll --netns "$PREFIX-$pod" --pods-dir "$work/${!node_var}/pods" --uid "${!uid_var}" \
-        --name "$pod" --namespace default --service-account "$pod"
+    mesh_enroll "$PREFIX" "$pod" "$work"
+    node_var=LAB_POD_$(echo "$pod" | tr 'a-z-' 'A-Z_')_NODE
     echo "  $pod enrolled on ${!node_var}"
 done
 
 step "A ztunnel per node (LOCAL_XDS_PATH, NODE_NAME, INPOD_UDS, shared CA), waiting for /healthz/ready"
 for node in $LAB_NODES; do
-    ip netns exec "$PREFIX-$node" env LOCAL_XDS_PATH="$work/config.yaml" NODE_NAME="$node" INPOD_UDS="$work/$node/ztunnel.sock" \
-        CA_ROOT_CERT="$work/ca/ca.pem" CA_ROOT_KEY="$work/ca/ca.key" \
-        dotnet "$ZTUNNEL" >"$work/ztunnel-$node.log" 2>"$work/ztunnel-$node.log.err" &
-    pids+=($!)
+    mesh_start_ztunnel "$PREFIX" "$node" "$work/config.yaml" "$work" "$work/ca" "$work/ztunnel-$node.log"
+    pids+=("$MESH_PID")
 done
 for node in $LAB_NODES; do
-    wait_ready "$node" "$work/ztunnel-$node.log"
+    mesh_wait_ready "$PREFIX" "$node" "$work/ztunnel-$node.log"
     echo "  $node: ztunnel ready"
 done
 

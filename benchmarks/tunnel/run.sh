@@ -3,24 +3,33 @@
 #   direct   client -> upstream (the baseline every ratio is taken against)
 #   stunnel  client -> stunnel (client, TLS 1.3 + client cert) -> stunnel (server) -> upstream
 #   hbone    client -> hbone forward -> hbone serve (HTTP/2 CONNECT over mTLS) -> upstream
+# and, in the two-node lab of scripts/lab/mesh-lab.sh (network namespaces, prefix "ztbench"; needs root):
+#   lab-direct  client pod -> echo pod, plain routed TCP (run before anything is enrolled)
+#   ztunnel     client pod -> VIP 10.96.0.10:80, captured to node-a's ztunnel (15001) -> HBONE -> node-b's
+#               ztunnel (15008) -> echo pod:8080 (Release builds; throughput and latency columns only)
 # Columns: iperf3 single-stream throughput, 1 KB request/response latency over a warm tunnel,
 # new tunnels per second, RSS per idle tunnel. Upstreams are iperf3 -s and Hbone.TunnelBench's
 # echo server. Everything listens on 127.0.0.1 and is stopped on exit, also on failure.
 #
 # Usage: benchmarks/tunnel/run.sh [--quick]
+#        benchmarks/tunnel/run.sh ztunnel-load [--quick]
 #   --quick  1 run per figure, 2 s iperf3, 2 s connrate, 1,000 idle tunnels: checks the script works.
-# Writes the markdown table to stdout and to artifacts/tunnel-bench/<date>.md; progress goes to stderr.
+#   ztunnel-load  instead of the table: 1,000 exchanges/s of 1 KiB through both lab ztunnels (10 connections,
+#            5 s warm-up, 30 s measured; --quick: 1 s + 5 s) with each ztunnel's vCPU and VmRSS (idle, median,
+#            peak). ZTUNNEL_ENV="NAME=VALUE ..." is passed to both ztunnels (e.g. DOTNET_gcServer=1).
+# Writes the markdown to stdout and to artifacts/tunnel-bench/<date>.md; progress goes to stderr.
 # Exit codes: 0 table written (a row may still say "failed" or "not available"), 1 set-up error.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 command_line="benchmarks/tunnel/run.sh${*:+ $*}"
 
-quick=0
+quick=0 mode=table
 for arg in "$@"; do
     case $arg in
         --quick) quick=1 ;;
-        -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        ztunnel-load) mode=ztunnel-load ;;
+        -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown argument '$arg' (see --help)" >&2; exit 1 ;;
     esac
 done
@@ -30,10 +39,14 @@ else
     runs=3 iperf_seconds=5 conn_seconds=5 idle_count=10000 latency_count=10000 latency_warmup=1000
 fi
 conn_concurrency=4
+load_connections=10 load_rate=1000 load_size=1024
+if ((quick)); then load_warmup=1 load_seconds=5; else load_warmup=5 load_seconds=30; fi
+lab=ztbench
+read -ra ztunnel_env <<<"${ZTUNNEL_ENV:-}"
 
 log() { printf 'tunnel-bench: %s\n' "$*" >&2; }
 
-./scripts/ensure-packages.sh iperf3 stunnel4 socat >&2
+./scripts/ensure-packages.sh iperf3 stunnel4 socat iproute2 iptables curl python3 >&2
 # An idle stunnel tunnel holds 2 descriptors in each stunnel process, and stunnel itself admits at most
 # 125/256 of its descriptor limit as clients; children inherit this limit. Where the hard limit cannot be
 # raised (no CAP_SYS_RESOURCE), the idle test opens fewer tunnels, the same number for every row, and says so.
@@ -67,6 +80,7 @@ cleanup() {
     local status=$?
     mapfile -t all <"$work/pids"
     stop_pids "${all[@]}"
+    if [[ -e $work/lab-up ]]; then scripts/lab/mesh-lab.sh down "$lab" || true; fi
     if ((status != 0)); then log "failed (exit $status)"; fi
     rm -rf "$work"
 }
@@ -106,8 +120,8 @@ wait_line() {
 json() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 median() { python3 -c 'import statistics, sys; print(statistics.median(float(v) for v in sys.argv[1:]))' "$@"; }
 
-log "building Hbone.Cli and Hbone.TunnelBench (Release)"
-for project in src/Hbone.Cli benchmarks/Hbone.TunnelBench; do
+log "building Hbone.Cli, Hbone.Ztunnel, Hbone.Ztunnel.Cni and Hbone.TunnelBench (Release)"
+for project in src/Hbone.Cli src/Hbone.Ztunnel src/Hbone.Ztunnel.Cni benchmarks/Hbone.TunnelBench; do
     dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || fail_with_log "build of $project failed" build
 done
 # Arrays, not shell functions: a function started with & runs in a subshell, and $! would be that
@@ -120,13 +134,6 @@ certs=$work/certs
     || fail_with_log "hbone certs failed" certs
 server_id=spiffe://cluster.local/ns/default/sa/server
 client_id=spiffe://cluster.local/ns/default/sa/client
-
-log "starting the upstreams: iperf3 -s and the echo server"
-iperf_port=$(free_port)
-start iperf3-server iperf3 -s -B 127.0.0.1 -p "$iperf_port"
-wait_port "$iperf_port" "$LAST_PID" iperf3-server
-start echo "${bench[@]}" echo --listen 127.0.0.1:0
-echo_port=$(wait_line echo 'listening on [0-9.]+:[0-9]+' "$LAST_PID" | grep -oE '[0-9]+$')
 
 # 'hbone forward --help' cannot tell: an unknown command with --help still prints the root help and exits 0.
 forward_available=0
@@ -171,35 +178,169 @@ tunnel_hbone() {
     ENTRY=$forward_port TUNNEL_PIDS="forward=$LAST_PID,serve=$serve_pid"
 }
 
+# --- The two-node lab: namespaces, in-pod capture, one ztunnel and one node agent per node.
+# shellcheck source=../../scripts/lab/mesh-lib.sh
+. scripts/lab/mesh-lib.sh
+eval "$(scripts/lab/mesh-lab.sh env "$lab")"
+# Bounded wait (15 s) for a TCP listener on PORT inside namespace NS owned by a process that must stay alive.
+wait_port_ns() {
+    local ns=$1 port=$2 pid=$3 name=$4
+    for _ in $(seq 1 150); do
+        kill -0 "$pid" 2>/dev/null || { fail_with_log "$name exited before listening on $port in $ns" "$name"; return 1; }
+        [[ -n $(ip netns exec "$ns" ss -Hltn "sport = :$port" 2>/dev/null) ]] && return 0
+        sleep 0.1
+    done
+    fail_with_log "$name is not listening on $port in $ns after 15 s" "$name"
+}
+lab_up() {
+    [[ -e $work/lab-up ]] && return 0
+    [[ $(id -u) -eq 0 ]] || { log "the lab needs root (network namespaces, iptables)"; return 1; }
+    touch "$work/lab-up"
+    log "lab: scripts/lab/mesh-lab.sh up $lab"
+    scripts/lab/mesh-lab.sh up "$lab"
+}
+# Agents, client and echo enrolled, both ztunnels ready; writes "ztunnel-node-a=PID,ztunnel-node-b=PID" to $work/ztunnel-pids.
+mesh_up() {
+    [[ -e $work/mesh-up ]] && return 0
+    lab_up
+    touch "$work/mesh-up"
+    log "lab: node agents, client and echo enrolled, ztunnels${ztunnel_env[*]:+ (${ztunnel_env[*]})}"
+    "${hbone[@]}" certs --out "$work/lab-ca" --identity default/bench >"$work/lab-certs.log" 2>&1 || fail_with_log "hbone certs (lab CA) failed" lab-certs
+    scripts/lab/mesh-lab.sh config "$lab" >"$work/lab-config.yaml"
+    local node pod zt=() agents=()
+    for node in $LAB_NODES; do
+        mesh_start_agent "$lab" "$node" "$work/lab" "$work/agent-$node.log"
+        echo "$MESH_PID" >>"$work/pids"; agents+=("$MESH_PID")
+    done
+    local i=0
+    for node in $LAB_NODES; do mesh_wait_socket "$work/lab/$node/ztunnel.sock" "${agents[i++]}" "$work/agent-$node.log"; done
+    for pod in client echo; do
+        mesh_enroll "$lab" "$pod" "$work/lab" >"$work/enroll-$pod.log" 2>&1 || fail_with_log "enrolling $pod failed" "enroll-$pod"
+    done
+    for node in $LAB_NODES; do
+        mesh_start_ztunnel "$lab" "$node" "$work/lab-config.yaml" "$work/lab" "$work/lab-ca" "$work/ztunnel-$node.log" "${ztunnel_env[@]}"
+        echo "$MESH_PID" >>"$work/pids"; zt+=("ztunnel-$node=$MESH_PID")
+    done
+    for node in $LAB_NODES; do mesh_wait_ready "$lab" "$node" "$work/ztunnel-$node.log"; done
+    (IFS=,; echo "${zt[*]}") >"$work/ztunnel-pids"
+}
+# The same kind of upstream as the loopback one on PORT (iperf3 -s or the echo server), in the echo pod on 8080.
+lab_upstream() {
+    local name=lab-echo
+    if [[ $1 == "$iperf_port" ]]; then
+        name=lab-iperf3
+        start "$name" ip netns exec "$lab-echo" iperf3 -s -p "$LAB_ECHO_TARGET_PORT"
+    else
+        start "$name" ip netns exec "$lab-echo" "${bench[@]}" echo --listen "0.0.0.0:$LAB_ECHO_TARGET_PORT"
+    fi
+    LAB_UPSTREAM_PID=$LAST_PID
+    wait_port_ns "$lab-echo" "$LAB_ECHO_TARGET_PORT" "$LAST_PID" "$name"
+}
+# Runs before mesh_up (the ztunnel row comes after it): nothing is enrolled, so this is plain routed TCP.
+tunnel_lab-direct() {
+    lab_up
+    lab_upstream "$1"
+    ENTRY_HOST=$LAB_POD_ECHO_IP ENTRY=$LAB_ECHO_TARGET_PORT CLIENT=(ip netns exec "$lab-client") TUNNEL_PIDS=""
+}
+tunnel_ztunnel() {
+    mesh_up
+    lab_upstream "$1"
+    ENTRY_HOST=$LAB_ECHO_VIP ENTRY=$LAB_ECHO_SERVICE_PORT CLIENT=(ip netns exec "$lab-client") TUNNEL_PIDS=""
+}
+
 stop_tunnel() {
+    if [[ -n ${LAB_UPSTREAM_PID:-} ]]; then stop_pids "$LAB_UPSTREAM_PID"; LAB_UPSTREAM_PID=""; fi
     [[ -z $TUNNEL_PIDS ]] && return 0
     local pids
     mapfile -t pids < <(tr ',' '\n' <<<"$TUNNEL_PIDS" | cut -d= -f2)
     stop_pids "${pids[@]}"
 }
 
+machine() {
+    echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME");" \
+        "load average at start $load_at_start"
+}
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+date_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
+mkdir -p artifacts/tunnel-bench
+report=artifacts/tunnel-bench/$stamp.md
+
+# --- Mode ztunnel-load: paced 1 KiB exchanges through both ztunnels, their CPU and RSS.
+proc_field() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/${3:-status}"; }
+ztunnel_load() {
+    mesh_up
+    start lab-echo ip netns exec "$lab-echo" "${bench[@]}" echo --listen "0.0.0.0:$LAB_ECHO_TARGET_PORT"
+    wait_port_ns "$lab-echo" "$LAB_ECHO_TARGET_PORT" "$LAST_PID" lab-echo
+    local pids item name pid
+    pids=$(cat "$work/ztunnel-pids")
+    local env_prefix=""
+    [[ -n ${ZTUNNEL_ENV:-} ]] && env_prefix="ZTUNNEL_ENV='$ZTUNNEL_ENV' "
+    log "ztunnel-load: idle (ready, 2 pods enrolled, no traffic yet) for 5 s"
+    sleep 5
+    : >"$work/idle"
+    for item in ${pids//,/ }; do
+        name=${item%=*} pid=${item#*=}
+        echo "$name $(proc_field "$pid" VmRSS) $(proc_field "$pid" RssAnon) $(proc_field "$pid" RssFile) $(proc_field "$pid" RssShmem) $(proc_field "$pid" Pss smaps_rollup) $(proc_field "$pid" Threads)" >>"$work/idle"
+    done
+    log "ztunnel-load: $load_rate exchanges/s of $load_size bytes on $load_connections connections, $load_warmup s warm-up + $load_seconds s"
+    ip netns exec "$lab-client" python3 benchmarks/tunnel/ztunnel_load.py --target "$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT" \
+        --connections "$load_connections" --rate "$load_rate" --size "$load_size" --warmup "$load_warmup" --seconds "$load_seconds" \
+        --pids "$pids" >"$work/load.json" 2>"$work/load.log" || fail_with_log "the load generator failed" load
+    {
+        echo "### ztunnel at $load_rate exchanges/s of $load_size bytes, $date_utc$( ((quick)) && echo ' (--quick: a smoke run, not a measurement)')"
+        echo
+        echo "- Command: \`$env_prefix$command_line\`"
+        machine
+        echo "- Versions: .NET $(dotnet --list-runtimes | grep -m1 NETCore.App | cut -d' ' -f2), Python $(python3 -c 'import platform; print(platform.python_version())'); ztunnel environment: ${ZTUNNEL_ENV:-none (the runtime defaults)}"
+        echo "- Path: load generator in the client pod -> VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT -> node-a ztunnel -> HBONE -> node-b ztunnel -> Hbone.TunnelBench echo in the echo pod (:$LAB_ECHO_TARGET_PORT)."
+        echo "- Load: $(json "$work/load.json" '"%d persistent connections, each paced at %g/s (%g/s in total), %d-byte request and response; %g s warm-up, %g s measured: %d exchanges, %.1f/s achieved (%d sends late by > 1 ms); round trip p50 %.0f µs, p99 %.0f µs, max %.0f µs" % (d["connections"], d["requested_rps"] / d["connections"], d["requested_rps"], d["size"], d["warmup_s"], d["seconds"], d["exchanges"], d["achieved_rps"], d["late_sends"], d["p50_us"], d["p99_us"], d["max_us"])')."
+        echo "- vCPU: (utime + stime) delta over the measured window / its wall time ($(json "$work/load.json" 'd["window_wall_s"]') s). RSS: VmRSS every 0.5 s during the window (median, peak); idle = 5 s after both ztunnels were ready with client and echo enrolled, before any traffic (VmRSS = RssAnon + RssFile + RssShmem of /proc/PID/status; PSS from smaps_rollup splits shared pages among the processes mapping them)."
+        echo
+        echo "| ztunnel | vCPU (user + system) | RSS idle (MiB) | idle: anon + file + shmem (MiB) | PSS idle (MiB) | RSS under load, median (MiB) | RSS peak (MiB) | threads idle |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+        while read -r name idle_kib anon_kib file_kib shmem_kib pss_kib threads; do
+            echo "| $name | $(json "$work/load.json" '"%.3f (%.3f + %.3f) | %.1f | %.1f + %.1f + %.1f | %.1f | %.1f | %.1f" % next((p["vcpu"], p["vcpu_user"], p["vcpu_system"], '"$idle_kib"' / 1024, '"$anon_kib"' / 1024, '"$file_kib"' / 1024, '"$shmem_kib"' / 1024, '"$pss_kib"' / 1024, p["rss_median_mib"], p["rss_peak_mib"]) for p in d["processes"] if p["name"] == "'"$name"'")') | $threads |"
+        done <"$work/idle"
+        echo "| Istio's published ztunnel figure, per 1,000 requests/s | 0.06 | | | | 12 MB | | |"
+    } | tee "$report"
+    log "written to $report"
+}
+if [[ $mode == ztunnel-load ]]; then
+    ztunnel_load
+    exit 0
+fi
+
+log "starting the upstreams: iperf3 -s and the echo server"
+iperf_port=$(free_port)
+start iperf3-server iperf3 -s -B 127.0.0.1 -p "$iperf_port"
+wait_port "$iperf_port" "$LAST_PID" iperf3-server
+start echo "${bench[@]}" echo --listen 127.0.0.1:0
+echo_port=$(wait_line echo 'listening on [0-9.]+:[0-9]+' "$LAST_PID" | grep -oE '[0-9]+$')
+
 # --- One row: runs in a subshell with set -e; writes KEY=VALUE results to $work/ROW.result.
 measure_row() {
     local row=$1 out=$work/$row.result run gbits=() p50=() p99=()
     log "$row: throughput (iperf3 -t $iperf_seconds, $runs run(s))"
+    ENTRY_HOST=127.0.0.1 CLIENT=()   # the lab rows run the clients in the client pod instead
     "tunnel_$row" "$iperf_port"
     for run in $(seq 1 "$runs"); do
-        iperf3 -c 127.0.0.1 -p "$ENTRY" -t "$iperf_seconds" -J >"$work/$row-iperf-$run.json" || {
+        "${CLIENT[@]}" iperf3 -c "$ENTRY_HOST" -p "$ENTRY" -t "$iperf_seconds" -J >"$work/$row-iperf-$run.json" || {
             log "$row: iperf3 failed: $(json "$work/$row-iperf-$run.json" 'd.get("error")' 2>/dev/null)"; return 1; }
         gbits+=("$(json "$work/$row-iperf-$run.json" 'round(d["end"]["sum_received"]["bits_per_second"] / 1e9, 2)')")
     done
     stop_tunnel
 
+    ENTRY_HOST=127.0.0.1 CLIENT=()
     "tunnel_$row" "$echo_port"
     log "$row: latency (1 KB, $latency_count round trips after $latency_warmup, $runs run(s))"
     for run in $(seq 1 "$runs"); do
-        "${bench[@]}" latency --target "127.0.0.1:$ENTRY" --size 1024 --count "$latency_count" --warmup "$latency_warmup" \
+        "${CLIENT[@]}" "${bench[@]}" latency --target "$ENTRY_HOST:$ENTRY" --size 1024 --count "$latency_count" --warmup "$latency_warmup" \
             >"$work/$row-latency-$run.json"
         p50+=("$(json "$work/$row-latency-$run.json" 'd["p50_us"]')")
         p99+=("$(json "$work/$row-latency-$run.json" 'd["p99_us"]')")
     done
     log "$row: new tunnels per second (C=$conn_concurrency, $conn_seconds s)"
-    "${bench[@]}" connrate --target "127.0.0.1:$ENTRY" --seconds "$conn_seconds" --concurrency "$conn_concurrency" >"$work/$row-connrate.json"
+    "${CLIENT[@]}" "${bench[@]}" connrate --target "$ENTRY_HOST:$ENTRY" --seconds "$conn_seconds" --concurrency "$conn_concurrency" >"$work/$row-connrate.json"
     {
         echo "gbits=(${gbits[*]})"
         echo "p50=(${p50[*]})"
@@ -223,7 +364,7 @@ measure_row() {
     stop_tunnel
 }
 
-for row in direct stunnel hbone; do
+for row in direct stunnel hbone lab-direct ztunnel; do
     if [[ $row == hbone ]] && ((!forward_available)); then
         echo 'skip="not available (hbone forward missing)"' >"$work/$row.result"
         log "hbone: not available (hbone forward missing)"
@@ -244,26 +385,23 @@ done
 # --- The report.
 fmt() { printf '%.*f' "$1" "$2"; }
 ratio() { python3 -c 'import sys; b = float(sys.argv[2]); print("%.2f×" % (float(sys.argv[1]) / b) if b else "-")' "$1" "$2"; }
-date_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
-mkdir -p artifacts/tunnel-bench
-report=artifacts/tunnel-bench/$stamp.md
 {
     echo "### Tunnel benchmark, $date_utc$( ((quick)) && echo ' (--quick: a smoke run, not a measurement)')"
     echo
     echo "- Command: \`$command_line\`"
-    echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME");" \
-        "load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+    machine
     echo "- Versions: .NET $(dotnet --list-runtimes | grep -m1 NETCore.App | cut -d' ' -f2), $(stunnel -version 2>&1 | grep -m1 -oE 'stunnel [0-9.]+'), $(iperf3 --version | grep -m1 -oE 'iperf [0-9.]+'), $(openssl version | cut -d' ' -f1-2)"
     echo "- Throughput and latency: median of $runs run(s); throughput is iperf3's receiver side, single stream, -t $iperf_seconds;" \
         "latency is $latency_count round trips of 1,024 bytes on one warm connection after $latency_warmup warm-up."
     echo "- New tunnels/s: connect, 1 byte there and back, close; $conn_concurrency workers, $conn_seconds s, one run."
     echo "- Idle memory: VmRSS growth of the tunnel's processes over $idle_count open connections (each echoed 1 byte), per connection$( ((idle_count < idle_requested)) && echo " ($idle_count, not $idle_requested: ulimit -n is $(ulimit -n) here and cannot be raised; stunnel admits 125/256 of it as clients)")."
-    echo "- Ratios are against the direct row of this same run."
+    echo "- Ratios are against the direct row of this same run; for the ztunnel row, against lab-direct (client pod -> echo pod, plain routed TCP across the two lab nodes, before enrollment)."
+    echo "- ztunnel: client pod -> VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT -> node-a ztunnel (15001) -> HBONE -> node-b ztunnel (15008) -> echo pod:$LAB_ECHO_TARGET_PORT; iperf3, the echo server and the clients run in the pods' namespaces; no idle-memory test for the lab rows."
     echo
     echo "| Path | Throughput (Gbit/s) | 1 KB RTT p50 (µs) | 1 KB RTT p99 (µs) | New tunnels/s | RSS per idle tunnel |"
     echo "|---|---:|---:|---:|---:|---|"
     base_gbits="" base_p50="" base_rate=""
-    for row in direct stunnel hbone; do
+    for row in direct stunnel hbone lab-direct ztunnel; do
         unset skip gbits p50 p99 connrate connerrors idle idle_threads
         # shellcheck disable=SC1090
         . "$work/$row.result"
@@ -274,17 +412,17 @@ report=artifacts/tunnel-bench/$stamp.md
         g=$(median "${gbits[@]}") l50=$(median "${p50[@]}") l99=$(median "${p99[@]}")
         errors=""
         if ((connerrors > 0)); then errors=", $connerrors errors"; fi
-        if [[ $row == direct ]]; then
+        if [[ $row == direct || $row == lab-direct ]]; then
             base_gbits=$g base_p50=$l50 base_rate=$connrate
-            echo "| direct | $(fmt 2 "$g") | $(fmt 1 "$l50") | $(fmt 1 "$l99") | $(fmt 0 "$connrate")$errors | - |"
+            echo "| $row | $(fmt 2 "$g") | $(fmt 1 "$l50") | $(fmt 1 "$l99") | $(fmt 0 "$connrate")$errors | - |"
         else
-            echo "| $row | $(fmt 2 "$g") ($(ratio "$g" "${base_gbits:-0}")) | $(fmt 1 "$l50") ($(ratio "$l50" "${base_p50:-0}")) | $(fmt 1 "$l99") | $(fmt 0 "$connrate") ($(ratio "$connrate" "${base_rate:-0}"))$errors | ${idle:-} |"
+            echo "| $row | $(fmt 2 "$g") ($(ratio "$g" "${base_gbits:-0}")) | $(fmt 1 "$l50") ($(ratio "$l50" "${base_p50:-0}")) | $(fmt 1 "$l99") | $(fmt 0 "$connrate") ($(ratio "$connrate" "${base_rate:-0}"))$errors | ${idle:-not measured} |"
         fi
     done
     echo
     echo "Every run (Gbit/s; p50/p99 µs), and threads before->after the idle test:"
     echo
-    for row in direct stunnel hbone; do
+    for row in direct stunnel hbone lab-direct ztunnel; do
         unset skip gbits p50 p99 idle_threads
         # shellcheck disable=SC1090
         . "$work/$row.result"
