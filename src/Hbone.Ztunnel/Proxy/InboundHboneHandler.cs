@@ -15,6 +15,7 @@ namespace Hbone.Ztunnel.Proxy;
 internal sealed class InboundHboneHandler : IHboneConnectHandler
 {
     private const string OpenedKey = "hbone.ztunnel.opened";
+    private const string DeniedKey = "hbone.ztunnel.denied";
 
     private readonly ProxyContext _context;
     private readonly HboneForwarder _forwarder;
@@ -82,7 +83,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
                 Status = connect.StatusCode,
                 BytesSent = tunnel?.BytesFromPeer ?? 0,
                 BytesReceived = tunnel?.BytesToPeer ?? 0,
-                Error = connection?.AbortReason ?? connect.RejectReason ?? connect.OutcomeError,
+                Error = connection?.AbortReason ?? connect.HttpContext.Items[DeniedKey] as string ?? connect.RejectReason ?? connect.OutcomeError,
                 Duration = Stopwatch.GetElapsedTime(started),
             }, opened: connect.HttpContext.Items.ContainsKey(OpenedKey));
         }
@@ -99,8 +100,10 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
 
         // Identity comes from the peer certificate only; the source address is the TCP peer, never a header.
         var attributes = new ConnectionAttributes(connect.PeerIdentity, remote.Address, target.Address, target.Port, policies.Workload);
-        if (!policies.Evaluate(attributes).Allowed)
+        var decision = policies.Evaluate(attributes);
+        if (!decision.Allowed)
         {
+            connect.HttpContext.Items[DeniedKey] = $"{connect.PeerIdentity} denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}";
             return ValueTask.FromResult(false);
         }
 

@@ -37,7 +37,7 @@ public sealed class AdversarialTests(TrafficMeshFixture mesh) : IClassFixture<Tr
             Assert.Empty(received);
             Assert.Equal("401", inbound["status"]);
             Assert.Equal("HBONE", inbound["protocol"]);
-            Assert.Equal($"{Lab.Client.SpiffeId} is not allowed", inbound.GetValueOrDefault("error"));
+            Assert.Equal($"{Lab.Client.SpiffeId} denied by policy: deny policy matched (default/deny-client)", inbound.GetValueOrDefault("error"));
             Assert.Equal(seenBefore, mesh.Echo.Clients.Count);
         }
         finally
