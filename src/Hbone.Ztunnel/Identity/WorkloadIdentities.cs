@@ -7,21 +7,31 @@ namespace Hbone.Ztunnel.Identity;
 /// The certificates of the workloads this node serves, one source per identity, made on first use: issued by the
 /// node's development CA (loaded from PEM so every node shares its root, or made up in process), or read from a
 /// directory of PEM files as <c>hbone certs</c> writes them (<c>ca.pem</c>, <c>SA.pem</c>, <c>SA.key</c>), reloaded when they change.
+/// Issued certificates are renewed at half their lifetime, as Istio's agents do; pooled connections made with the old
+/// one take no new streams and servers present the new one at the next handshake.
 /// </summary>
 public sealed class WorkloadIdentities : ITrustBundleSource, IDisposable
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromHours(24);
+    private static readonly TimeSpan RenewCheckInterval = TimeSpan.FromMinutes(1);
 
     private readonly DevelopmentCertificateAuthority? _authority;
     private readonly string? _certificateDirectory;
     private readonly TrustBundle _bundle;
+    private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<SpiffeId, Lazy<ISvidSource>> _sources = new();
+    private readonly ITimer? _renewTimer;
 
-    private WorkloadIdentities(DevelopmentCertificateAuthority? authority, string? certificateDirectory, TrustBundle bundle)
+    private WorkloadIdentities(DevelopmentCertificateAuthority? authority, string? certificateDirectory, TrustBundle bundle, TimeProvider? time)
     {
         _authority = authority;
         _certificateDirectory = certificateDirectory;
         _bundle = bundle;
+        _time = time ?? TimeProvider.System;
+        if (authority is not null)
+        {
+            _renewTimer = _time.CreateTimer(_ => RenewQuietly(), null, RenewCheckInterval, RenewCheckInterval);
+        }
     }
 
     /// <summary>Never raised: the roots do not rotate while the process runs.</summary>
@@ -37,11 +47,11 @@ public sealed class WorkloadIdentities : ITrustBundleSource, IDisposable
     /// <inheritdoc />
     public TrustBundle GetTrustBundle() => _bundle;
 
-    /// <summary>Issues certificates with <paramref name="authority"/> (owned from now on).</summary>
-    public static WorkloadIdentities FromAuthority(DevelopmentCertificateAuthority authority)
+    /// <summary>Issues certificates with <paramref name="authority"/> (owned from now on), checking every minute of <paramref name="time"/> for ones to renew.</summary>
+    public static WorkloadIdentities FromAuthority(DevelopmentCertificateAuthority authority, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(authority);
-        return new WorkloadIdentities(authority, null, authority.TrustBundle);
+        return new WorkloadIdentities(authority, null, authority.TrustBundle, time);
     }
 
     /// <summary>
@@ -54,7 +64,7 @@ public sealed class WorkloadIdentities : ITrustBundleSource, IDisposable
         if (certificateDirectory is not null)
         {
             var bundlePath = Path.Combine(certificateDirectory, "ca.pem");
-            return new WorkloadIdentities(null, certificateDirectory, TrustBundle.FromPem(trustDomain, ReadFile(bundlePath)));
+            return new WorkloadIdentities(null, certificateDirectory, TrustBundle.FromPem(trustDomain, ReadFile(bundlePath)), null);
         }
 
         if (caCertificatePath is null && caKeyPath is null)
@@ -74,8 +84,47 @@ public sealed class WorkloadIdentities : ITrustBundleSource, IDisposable
     /// <exception cref="CertificateLoadException">The identity's PEM files are missing or name another identity.</exception>
     public ISvidSource For(SpiffeId id) => _sources.GetOrAdd(id, key => new Lazy<ISvidSource>(() => Open(key))).Value;
 
+    /// <summary>Re-issues every CA-issued certificate past half its lifetime; returns how many were renewed.</summary>
+    public int RenewDue()
+    {
+        if (_authority is null)
+        {
+            return 0;
+        }
+
+        var now = _time.GetUtcNow();
+        var renewed = 0;
+        foreach (var (id, lazy) in _sources)
+        {
+            if (lazy.IsValueCreated && lazy.Value is InMemoryCertificateSource source)
+            {
+                var current = source.GetSvid();
+                if (now >= current.NotBefore + ((current.NotAfter - current.NotBefore) / 2))
+                {
+                    source.Update(_authority.Issue(id, Lifetime));
+                    renewed++;
+                }
+            }
+        }
+
+        return renewed;
+    }
+
+    // A timer callback must not throw (it would end the process); a failed renewal keeps the current certificate until the next check.
+    private void RenewQuietly()
+    {
+        try
+        {
+            RenewDue();
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+        }
+    }
+
     public void Dispose()
     {
+        _renewTimer?.Dispose();
         _authority?.Dispose();
         foreach (var source in _sources.Values)
         {
