@@ -13,14 +13,15 @@ namespace Hbone.Ztunnel.Proxy;
 /// </summary>
 internal sealed class PodInboundTransport : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
-    private readonly Channel<Socket> _accepted = Channel.CreateUnbounded<Socket>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+    private readonly Channel<(Socket Socket, Action<ConnectionContext>? Adopt)> _accepted =
+        Channel.CreateUnbounded<(Socket, Action<ConnectionContext>?)>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     private readonly SocketConnectionContextFactory _contexts;
 
     public PodInboundTransport(ILoggerFactory loggerFactory) =>
         _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), loggerFactory.CreateLogger("Hbone.Ztunnel.Inbound"));
 
-    /// <summary>Hands a connection accepted on a pod's 15008 to Kestrel.</summary>
-    public bool TryEnqueue(Socket accepted) => _accepted.Writer.TryWrite(accepted);
+    /// <summary>Hands a connection accepted on a pod's 15008 to Kestrel; <paramref name="adopt"/> sees its Kestrel connection (so the pod can abort it).</summary>
+    public bool TryEnqueue(Socket accepted, Action<ConnectionContext>? adopt = null) => _accepted.Writer.TryWrite((accepted, adopt));
 
     public bool CanBind(EndPoint endpoint) => endpoint is PodInboundEndPoint;
 
@@ -35,8 +36,10 @@ internal sealed class PodInboundTransport : IConnectionListenerFactory, IConnect
         {
             try
             {
-                var socket = await transport._accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                return transport._contexts.Create(socket);
+                var (socket, adopt) = await transport._accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var connection = transport._contexts.Create(socket);
+                adopt?.Invoke(connection);
+                return connection;
             }
             catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException)
             {
@@ -55,7 +58,7 @@ internal sealed class PodInboundTransport : IConnectionListenerFactory, IConnect
             transport._accepted.Writer.TryComplete();
             while (transport._accepted.Reader.TryRead(out var pending))
             {
-                pending.Dispose();
+                pending.Socket.Dispose();
             }
 
             return ValueTask.CompletedTask;

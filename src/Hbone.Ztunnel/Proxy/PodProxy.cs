@@ -6,6 +6,7 @@ using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.Policy;
 using Hbone.Ztunnel.State;
 using Hbone.Ztunnel.Zds;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Win32.SafeHandles;
 
 namespace Hbone.Ztunnel.Proxy;
@@ -23,6 +24,7 @@ internal sealed class PodProxy : IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<LiveConnection, byte> _connections = new();
     private readonly ConcurrentDictionary<int, byte> _ownPorts = new();
+    private readonly ConcurrentDictionary<ConnectionContext, byte> _hboneConnections = new();
     private readonly CancellationTokenSource _stopping = new();
     private (WorkloadSnapshot Snapshot, PolicySet Policies)? _policies;
     private TaskCompletionSource _untracked = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -167,6 +169,12 @@ internal sealed class PodProxy : IAsyncDisposable
             connection.Abort("drain deadline reached");
         }
 
+        // The pod's HTTP/2 connections too: its tunnels are gone and no stream may start on them any more.
+        foreach (var hbone in _hboneConnections.Keys)
+        {
+            hbone.Abort(new ConnectionAbortedException("the pod was removed"));
+        }
+
         CloseListeners();
         await Task.WhenAll(_acceptLoops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
@@ -184,10 +192,16 @@ internal sealed class PodProxy : IAsyncDisposable
 
     private void HandOverToKestrel(Socket socket)
     {
-        if (!_context.InboundTransport.TryEnqueue(socket))
+        if (!_context.InboundTransport.TryEnqueue(socket, Adopt))
         {
             TcpRelay.Reset(socket);
         }
+    }
+
+    private void Adopt(ConnectionContext connection)
+    {
+        _hboneConnections.TryAdd(connection, 0);
+        connection.ConnectionClosed.Register(() => _hboneConnections.TryRemove(connection, out _));
     }
 
     private void Listen(IPEndPoint endPoint, bool transparent, Action<Socket> handle)

@@ -8,7 +8,7 @@ public sealed class WorkloadIdentitiesRenewalTests
     private static readonly SpiffeId Echo = SpiffeId.ForIstio("cluster.local", "default", "echo");
 
     [Fact]
-    [Trait("case", "ZT-UNIT-30")]
+    [Trait("case", "ZT-UNIT-40")]
     public void A_certificate_is_renewed_past_half_its_lifetime_and_not_before()
     {
         var time = new ManualTimeProvider(new DateTimeOffset(2026, 11, 21, 0, 0, 0, TimeSpan.Zero));
@@ -30,7 +30,7 @@ public sealed class WorkloadIdentitiesRenewalTests
     }
 
     [Fact]
-    [Trait("case", "ZT-UNIT-31")]
+    [Trait("case", "ZT-UNIT-41")]
     public void Certificates_from_a_directory_are_not_reissued()
     {
         using var ca = new DevelopmentCertificateAuthority();

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
@@ -60,6 +61,35 @@ public sealed class PodInboundTransportTests
         }
 
         Assert.Equal(response, received);
+    }
+
+    [Fact]
+    [Trait("case", "ZT-UNIT-42")]
+    public async Task The_adopter_gets_the_kestrel_connection_and_aborting_it_closes_the_peer()
+    {
+        var transport = new PodInboundTransport(NullLoggerFactory.Instance);
+        await using var listener = await transport.BindAsync(PodInboundEndPoint.Instance).AsTask().WaitAsync(Deadline);
+        using var pair = await SocketPair.CreateAsync();
+        ConnectionContext? adopted = null;
+
+        Assert.True(transport.TryEnqueue(pair.Server, connection => adopted = connection));
+        await using var context = await listener.AcceptAsync().AsTask().WaitAsync(Deadline);
+        Assert.NotNull(context);
+        Assert.Same(context, adopted);
+
+        context.Abort(new ConnectionAbortedException("the pod was removed"));
+        var buffer = new byte[16];
+        int read;
+        try
+        {
+            read = await pair.Client.ReceiveAsync(buffer.AsMemory()).AsTask().WaitAsync(Deadline);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            read = 0;
+        }
+
+        Assert.Equal(0, read);
     }
 
     [Fact]
