@@ -11,6 +11,26 @@ using Microsoft.Extensions.Logging.Console;
 
 // hbone-ztunnel: the reference ztunnel, configured by environment variables with ztunnel's names (see README).
 // Exit codes: 0 after a graceful drain (SIGTERM, SIGINT or POST /quitquitquit); 1 when it cannot start (one line on stderr).
+if (args.Length > 0)
+{
+    if (args is ["--help"] or ["-h"])
+    {
+        Console.WriteLine("""
+            hbone-ztunnel: the reference ztunnel (Istio ambient node proxy, in-pod mode), configured by environment variables.
+              LOCAL_XDS_PATH   workloads, services and policies (ztunnel local-config YAML), reloaded on change
+              NODE_NAME, CLUSTER_ID, NETWORK, TRUST_DOMAIN
+              INPOD_UDS        the node agent's ZDS socket (/var/run/ztunnel/ztunnel.sock)
+              CA_ROOT_CERT, CA_ROOT_KEY   the CA that issues pod certificates (else CERT_DIR, else an in-process CA)
+              TERMINATION_GRACE_PERIOD_SECONDS, LOG_FORMAT=json, and the port variables: see README.md
+            Admin 127.0.0.1:15000 (/config_dump, POST /quitquitquit), metrics :15020, readiness :15021.
+            Exit codes: 0 after a drain (SIGTERM, SIGINT, /quitquitquit), 1 when it cannot start.
+            """);
+        return 0;
+    }
+
+    return Fail($"unexpected argument '{args[0]}': configure with environment variables (see --help)");
+}
+
 // Last words before a crash: one line naming what escaped, for the operator.
 AppDomain.CurrentDomain.UnhandledException += (_, e) => Console.Error.WriteLine($"hbone-ztunnel: fatal: {e.ExceptionObject}");
 
@@ -43,9 +63,13 @@ try
 {
     host = await ZtunnelHost.StartAsync(config, loggerFactory, reporter, CancellationToken.None);
 }
-catch (Exception ex) when (ex is LocalConfigException or CertificateLoadException or IOException or UnauthorizedAccessException)
+catch (Exception ex) when (ex is LocalConfigException or CertificateLoadException)
 {
     return Fail(ex.Message);
+}
+catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+{
+    return Fail($"cannot start: {ex.Message}");
 }
 
 await using (host)
