@@ -93,14 +93,14 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
     {
         var pod = (PodProxy)connect.HttpContext.Items[typeof(PodProxy)]!;
         var target = connect.Authority.ToIPEndPoint();
-        if (target is null || connect.RemoteEndPoint is not { } remote || pod.PoliciesFor(_context.Store.Current) is not { } policies)
+        if (target is null || connect.RemoteEndPoint is not { } remote || pod.PolicyFor(_context.Store.Current) is not { } policy)
         {
             return ValueTask.FromResult(false);
         }
 
         // Identity comes from the peer certificate only; the source address is the TCP peer, never a header.
-        var attributes = new ConnectionAttributes(connect.PeerIdentity, remote.Address, target.Address, target.Port, policies.Workload);
-        var decision = policies.Evaluate(attributes);
+        var attributes = new ConnectionAttributes(connect.PeerIdentity, remote.Address, target.Address, target.Port, policy.Policies.Workload);
+        var decision = policy.Authorize(attributes);
         if (!decision.Allowed)
         {
             connect.HttpContext.Items[DeniedKey] = $"{connect.PeerIdentity} denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}";

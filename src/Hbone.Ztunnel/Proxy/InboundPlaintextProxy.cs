@@ -82,13 +82,13 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
             return $"destination {destination} is this proxy (SelfCall)";
         }
 
-        if (pod.PoliciesFor(snapshot) is not { } policies)
+        if (pod.PolicyFor(snapshot) is not { } policy)
         {
             return $"the pod {pod.Uid} is not in the config";
         }
 
-        attributes = new ConnectionAttributes(null, source.Address, destination.Address, destination.Port, policies.Workload);
-        var decision = policies.Evaluate(attributes);
+        attributes = new ConnectionAttributes(null, source.Address, destination.Address, destination.Port, policy.Policies.Workload);
+        var decision = policy.Authorize(attributes);
         return decision.Allowed ? null : $"denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}";
     }
 }

@@ -26,7 +26,10 @@ internal sealed class PodProxy : IAsyncDisposable
     private readonly ConcurrentDictionary<int, byte> _ownPorts = new();
     private readonly ConcurrentDictionary<ConnectionContext, byte> _hboneConnections = new();
     private readonly CancellationTokenSource _stopping = new();
-    private (WorkloadSnapshot Snapshot, PolicySet Policies)? _policies;
+    private readonly Lock _policyGate = new();
+    private PolicyEngine? _policy;
+    private WorkloadSnapshot? _policySnapshot;
+    private bool _policyPresent;
     private TaskCompletionSource _untracked = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public PodProxy(string uid, WorkloadInfo info, SafeFileHandle netns, ProxyContext context)
@@ -74,23 +77,37 @@ internal sealed class PodProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>The L4 policies of this pod's workload on <paramref name="snapshot"/>, computed once per snapshot.</summary>
-    public PolicySet? PoliciesFor(WorkloadSnapshot snapshot)
+    /// <summary>
+    /// The L4 authorization of this pod's workload, with the policies of <paramref name="snapshot"/> (the set is
+    /// rebuilt once per snapshot); null when the workload is not in it.
+    /// </summary>
+    public PolicyEngine? PolicyFor(WorkloadSnapshot snapshot)
     {
-        var cached = _policies;
-        if (cached is { } c && ReferenceEquals(c.Snapshot, snapshot))
+        lock (_policyGate)
         {
-            return c.Policies;
-        }
+            if (!ReferenceEquals(_policySnapshot, snapshot))
+            {
+                _policySnapshot = snapshot;
+                var set = snapshot.FindWorkloadByUid(Uid) is { } workload
+                    ? PolicySet.Create(new DestinationWorkload(workload.Namespace, workload.Name, workload.Labels), snapshot.Config.Policies)
+                    : null;
+                if (set is not null)
+                {
+                    if (_policy is null)
+                    {
+                        _policy = new PolicyEngine(set);
+                    }
+                    else
+                    {
+                        _policy.Update(set);
+                    }
+                }
 
-        if (snapshot.FindWorkloadByUid(Uid) is not { } workload)
-        {
-            return null;
-        }
+                _policyPresent = set is not null;
+            }
 
-        var set = PolicySet.Create(new DestinationWorkload(workload.Namespace, workload.Name, workload.Labels), snapshot.Config.Policies);
-        _policies = (snapshot, set);
-        return set;
+            return _policyPresent ? _policy : null;
+        }
     }
 
     public LiveConnection Track(ConnectionAttributes? attributes, Action? onAbort = null)
@@ -115,26 +132,32 @@ internal sealed class PodProxy : IAsyncDisposable
     /// <summary>Closes the live inbound connections that <paramref name="snapshot"/> no longer allows (late rejection) or whose workload is gone.</summary>
     public int Recheck(WorkloadSnapshot snapshot)
     {
-        var policies = PoliciesFor(snapshot);
-        var closed = 0;
+        var live = new Dictionary<ConnectionAttributes, LiveConnection>(ReferenceEqualityComparer.Instance);
         foreach (var connection in _connections.Keys)
         {
-            if (connection.Attributes is not { } attributes)
+            if (connection.Attributes is { } attributes)
             {
-                continue;
-            }
-
-            var reason = policies is null ? "the destination workload was removed"
-                : policies.Evaluate(attributes) is { Allowed: false } decision ? $"denied after a policy change: {decision.Reason}"
-                : null;
-            if (reason is not null)
-            {
-                connection.Abort(reason);
-                closed++;
+                live[attributes] = connection;
             }
         }
 
-        return closed;
+        if (PolicyFor(snapshot) is not { } policy)
+        {
+            foreach (var connection in live.Values)
+            {
+                connection.Abort("the destination workload was removed");
+            }
+
+            return live.Count;
+        }
+
+        var denied = policy.Recheck(live.Keys);
+        foreach (var attributes in denied)
+        {
+            live[attributes].Abort($"denied after a policy change: {policy.Authorize(attributes).Reason}");
+        }
+
+        return denied.Count;
     }
 
     /// <summary>Remembers a local port of a socket this proxy opened without going through HBONE, to spot it coming back (a loop).</summary>
