@@ -17,16 +17,7 @@ public sealed class AdversarialTests(TrafficMeshFixture mesh) : IClassFixture<Tr
     [Trait("case", "E2E-07")]
     public async Task E2E_07_a_deny_policy_for_the_client_principal_closes_its_connection_through_the_vip_with_401()
     {
-        await mesh.ApplyPoliciesAsync(
-            """
-            policies:
-            - name: deny-client
-              namespace: default
-              scope: Namespace
-              action: Deny
-              rules: [[[ { principals: ["cluster.local/ns/default/sa/client"] } ]]]
-            """,
-            1);
+        await mesh.ApplyPoliciesAsync(LabPolicies.DenyClient, 1);
         try
         {
             var seenBefore = mesh.Echo.Clients.Count;
@@ -158,16 +149,7 @@ public sealed class AdversarialTests(TrafficMeshFixture mesh) : IClassFixture<Tr
     [Trait("case", "ADV-13")]
     public async Task ADV_13_a_principals_allow_policy_denies_plaintext_into_15006_and_still_allows_hbone()
     {
-        await mesh.ApplyPoliciesAsync(
-            """
-            policies:
-            - name: allow-client
-              namespace: default
-              scope: Namespace
-              action: Allow
-              rules: [[[ { principals: ["cluster.local/ns/default/sa/client"] } ]]]
-            """,
-            1);
+        await mesh.ApplyPoliciesAsync(LabPolicies.AllowClient, 1);
         try
         {
             var seenBefore = mesh.Echo.Clients.Count;

@@ -161,14 +161,7 @@ public sealed class LifecycleTests
         using var tunnel = await PodSockets.ConnectAsync(lab.Client.NetnsPath, lab.EchoVip, Deadline);
         var before = await Lifecycle.EchoAsync(tunnel, "before"u8.ToArray(), Deadline);
 
-        await mesh.RewriteConfigAsync(LifecycleConfig.WithPolicies(await lab.ConfigYamlAsync(), """
-            policies:
-            - name: deny-client
-              namespace: default
-              scope: Namespace
-              action: Deny
-              rules: [[[ { principals: ["cluster.local/ns/default/sa/client"] } ]]]
-            """));
+        await mesh.RewriteConfigAsync(LifecycleConfig.WithPolicies(await lab.ConfigYamlAsync(), LabPolicies.DenyClient));
         var closed = await mesh.B.Ztunnel.WaitForLineAsync(l => l.Contains("config changed: closed", StringComparison.Ordinal), Deadline);
         var late = await Lifecycle.ReadAsync(tunnel, Short);
         var lateLine = await mesh.B.Ztunnel.WaitForLineAsync(l => l.Contains("direction=\"inbound\"", StringComparison.Ordinal), Deadline);
