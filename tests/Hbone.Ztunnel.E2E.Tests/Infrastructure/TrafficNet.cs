@@ -42,6 +42,14 @@ internal static class TrafficNet
     }
 
     /// <summary>SHA-256 as hex, for comparing bulk data.</summary>
+    /// <summary>Connects from <paramref name="pod"/> to <paramref name="target"/>, sends <paramref name="data"/>, half-closes, reads the reply; returns it with the client's own address (to find its access-log line).</summary>
+    public static async Task<(IPEndPoint Local, byte[] Reply)> ExchangeFromAsync(LabPod pod, IPEndPoint target, byte[] data, TimeSpan deadline)
+    {
+        using var client = await PodSockets.ConnectAsync(pod.NetnsPath, target, deadline);
+        var local = (IPEndPoint)client.LocalEndPoint!;
+        return (local, await PodSockets.ExchangeAsync(client, data, deadline));
+    }
+
     public static string Sha256(byte[] data) => Convert.ToHexString(SHA256.HashData(data));
 
     /// <summary>

@@ -70,13 +70,7 @@ public sealed class TrafficTests(TrafficMeshFixture mesh) : IClassFixture<Traffi
         var log = TrafficLog.Mark(mesh.NodeA);
         var target = new IPEndPoint(Lab.LocalEcho.Ip, Lab.EchoTargetPort);
 
-        byte[] reply;
-        IPEndPoint local;
-        using (var client = await PodSockets.ConnectAsync(Lab.Client.NetnsPath, target, Deadline))
-        {
-            local = (IPEndPoint)client.LocalEndPoint!;
-            reply = await PodSockets.ExchangeAsync(client, "same node"u8.ToArray(), Deadline);
-        }
+        var (local, reply) = await TrafficNet.ExchangeFromAsync(Lab.Client, target, "same node"u8.ToArray(), Deadline);
 
         var seen = await mesh.LocalEcho.WaitForClientAsync(Deadline, seenBefore + 1);
         var outbound = await log.WaitForAccessAsync(Deadline, ("direction", "outbound"), ("src.addr", local.ToString()));
@@ -101,13 +95,7 @@ public sealed class TrafficTests(TrafficMeshFixture mesh) : IClassFixture<Traffi
         await using (nodeListener)
         {
             var log = TrafficLog.Mark(mesh.NodeA);
-            byte[] reply;
-            IPEndPoint local;
-            using (var client = await PodSockets.ConnectAsync(Lab.Client.NetnsPath, unknown, Deadline))
-            {
-                local = (IPEndPoint)client.LocalEndPoint!;
-                reply = await PodSockets.ExchangeAsync(client, "passthrough"u8.ToArray(), Deadline);
-            }
+            var (local, reply) = await TrafficNet.ExchangeFromAsync(Lab.Client, unknown, "passthrough"u8.ToArray(), Deadline);
 
             var seen = await nodeListener.WaitForClientAsync(Deadline);
             var outbound = await log.WaitForAccessAsync(Deadline, ("direction", "outbound"), ("src.addr", local.ToString()));
@@ -124,13 +112,7 @@ public sealed class TrafficTests(TrafficMeshFixture mesh) : IClassFixture<Traffi
             var seenBefore = mesh.OutsiderApp.Clients.Count;
             var log = TrafficLog.Mark(mesh.NodeA);
             var target = new IPEndPoint(Lab.Outsider.Ip, Lab.EchoTargetPort);
-            byte[] reply;
-            IPEndPoint local;
-            using (var client = await PodSockets.ConnectAsync(Lab.Client.NetnsPath, target, Deadline))
-            {
-                local = (IPEndPoint)client.LocalEndPoint!;
-                reply = await PodSockets.ExchangeAsync(client, "to the outsider"u8.ToArray(), Deadline);
-            }
+            var (local, reply) = await TrafficNet.ExchangeFromAsync(Lab.Client, target, "to the outsider"u8.ToArray(), Deadline);
 
             var seen = await mesh.OutsiderApp.WaitForClientAsync(Deadline, seenBefore + 1);
             var outbound = await log.WaitForAccessAsync(Deadline, ("direction", "outbound"), ("src.addr", local.ToString()));
