@@ -47,42 +47,78 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
     /// <exception cref="ArgumentException"><paramref name="id"/> is in another trust domain or names only the trust domain.</exception>
     public Svid Issue(SpiffeId id, TimeSpan? lifetime = null)
     {
-        ArgumentNullException.ThrowIfNull(id);
-        if (!id.IsMemberOf(TrustDomain) || id.IsTrustDomainOnly)
+        using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        X509Certificate2 publicOnly = CreateLeaf(new CertificateRequest(new X500DistinguishedName(""), key, HashAlgorithmName.SHA256), id, lifetime);
+        using (publicOnly)
         {
-            throw new ArgumentException($"'{id}' is not a workload ID of trust domain '{TrustDomain}'.", nameof(id));
+            return new Svid(publicOnly.CopyWithPrivateKey(key));
+        }
+    }
+
+    /// <summary>
+    /// Signs a PKCS#10 request (PEM) as Istio's CA does: the request's signature is checked, its public key is kept, and
+    /// the certificate carries <paramref name="id"/> (the identity the caller is allowed, whatever the request asked for).
+    /// </summary>
+    /// <returns>The leaf certificate, without a private key (the requester holds it).</returns>
+    /// <exception cref="CertificateLoadException">The request is not a PEM CSR or its signature does not verify.</exception>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is not a workload ID of this trust domain.</exception>
+    public X509Certificate2 SignRequest(string csrPem, SpiffeId id, TimeSpan? lifetime = null)
+    {
+        ArgumentNullException.ThrowIfNull(csrPem);
+        CertificateRequest csr;
+        try
+        {
+            csr = CertificateRequest.LoadSigningRequestPem(csrPem, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.Default);
+        }
+        catch (CryptographicException ex)
+        {
+            throw new CertificateLoadException(CertificateLoadError.MalformedPem, null, $"not a valid certificate signing request: {ex.Message}", ex);
         }
 
-        TimeSpan validFor = lifetime ?? DefaultLifetime;
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(validFor, TimeSpan.Zero, nameof(lifetime));
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        DateTimeOffset notAfter = now + validFor;
-        DateTimeOffset rootNotAfter = new(_rootWithKey.NotAfter.ToUniversalTime(), TimeSpan.Zero);
-        if (notAfter > rootNotAfter)
+        return CreateLeaf(new CertificateRequest(new X500DistinguishedName(""), csr.PublicKey, HashAlgorithmName.SHA256), id, lifetime);
+    }
+
+    /// <summary>Issues a TLS server certificate (serverAuth, DNS and IP SANs) for a control plane or test server, with its new ECDSA P-256 key.</summary>
+    /// <exception cref="ArgumentException">No name or address was given.</exception>
+    public X509Certificate2 IssueServerCertificate(IEnumerable<string> dnsNames, IEnumerable<System.Net.IPAddress>? addresses = null, TimeSpan? lifetime = null)
+    {
+        ArgumentNullException.ThrowIfNull(dnsNames);
+        SubjectAlternativeNameBuilder san = new();
+        string? first = null;
+        foreach (string name in dnsNames)
         {
-            notAfter = rootNotAfter;
+            san.AddDnsName(name);
+            first ??= name;
+        }
+
+        foreach (System.Net.IPAddress address in addresses ?? [])
+        {
+            san.AddIpAddress(address);
+            first ??= address.ToString();
+        }
+
+        if (first is null)
+        {
+            throw new ArgumentException("A server certificate needs at least one DNS name or IP address.", nameof(dnsNames));
         }
 
         using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        CertificateRequest request = new(new X500DistinguishedName(""), key, HashAlgorithmName.SHA256);
+        CertificateRequest request = new(new X500DistinguishedName($"CN={first}"), key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyAgreement, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
-
-        // RFC 5280: with an empty subject the SAN extension must be critical.
-        request.CertificateExtensions.Add(CreateUriSan(id.ToString(), critical: true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        request.CertificateExtensions.Add(san.Build());
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_rootWithKey, true, false));
-
+        DateTimeOffset now = _timeProvider.GetUtcNow();
         X509Certificate2 publicOnly;
         lock (_signLock)
         {
-            publicOnly = request.Create(_rootWithKey, now - Backdate, notAfter, CreateSerialNumber());
+            publicOnly = request.Create(_rootWithKey, now - Backdate, ClampToRoot(now + (lifetime ?? DefaultLifetime)), CreateSerialNumber());
         }
 
         using (publicOnly)
         {
-            return new Svid(publicOnly.CopyWithPrivateKey(key));
+            return publicOnly.CopyWithPrivateKey(key);
         }
     }
 
@@ -128,6 +164,38 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
     {
         _rootWithKey.Dispose();
         RootCertificate.Dispose();
+    }
+
+    // The X.509-SVID profile Istio issues: empty subject, one critical URI SAN, signed directly by the root.
+    private X509Certificate2 CreateLeaf(CertificateRequest request, SpiffeId id, TimeSpan? lifetime)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        if (!id.IsMemberOf(TrustDomain) || id.IsTrustDomainOnly)
+        {
+            throw new ArgumentException($"'{id}' is not a workload ID of trust domain '{TrustDomain}'.", nameof(id));
+        }
+
+        TimeSpan validFor = lifetime ?? DefaultLifetime;
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(validFor, TimeSpan.Zero, nameof(lifetime));
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyAgreement, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
+
+        // RFC 5280: with an empty subject the SAN extension must be critical.
+        request.CertificateExtensions.Add(CreateUriSan(id.ToString(), critical: true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_rootWithKey, true, false));
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        lock (_signLock)
+        {
+            return request.Create(_rootWithKey, now - Backdate, ClampToRoot(now + validFor), CreateSerialNumber());
+        }
+    }
+
+    private DateTimeOffset ClampToRoot(DateTimeOffset notAfter)
+    {
+        DateTimeOffset rootNotAfter = new(_rootWithKey.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        return notAfter > rootNotAfter ? rootNotAfter : notAfter;
     }
 
     private static string? ReadRootTrustDomain(X509Certificate2 root) =>
