@@ -6,8 +6,16 @@ namespace Hbone.Ztunnel.Config;
 /// <param name="Scope">Which workloads the policy applies to.</param>
 /// <param name="Action">Allow or deny.</param>
 /// <param name="Rules">The rules; the policy matches when any rule matches.</param>
-/// <param name="Selector">The labels a workload needs when <paramref name="Scope"/> is <see cref="PolicyScope.WorkloadSelector"/>.</param>
-public sealed record AuthorizationPolicy(string Name, string Namespace, PolicyScope Scope, PolicyAction Action, IReadOnlyList<PolicyRule> Rules, IReadOnlyDictionary<string, string>? Selector);
+/// <param name="Selector">
+/// The labels a workload needs when <paramref name="Scope"/> is <see cref="PolicyScope.WorkloadSelector"/>; null when the
+/// selected workloads name the policy instead (<see cref="Workload.AuthorizationPolicies"/>, as xDS sends it).
+/// </param>
+/// <param name="DryRun">Evaluated by nobody: a dry-run policy is known (so not "missing") but never enforced.</param>
+public sealed record AuthorizationPolicy(string Name, string Namespace, PolicyScope Scope, PolicyAction Action, IReadOnlyList<PolicyRule> Rules, IReadOnlyDictionary<string, string>? Selector, bool DryRun = false)
+{
+    /// <summary>How workloads and xDS name the policy: <c>namespace/name</c>.</summary>
+    public string Key => Namespace + "/" + Name;
+}
 
 /// <summary>Which workloads a policy applies to.</summary>
 public enum PolicyScope

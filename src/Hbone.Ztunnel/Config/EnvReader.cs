@@ -63,4 +63,32 @@ internal sealed class EnvReader(IDictionary env)
 
         return TimeSpan.FromSeconds(value * unit);
     }
+
+    /// <summary>An absolute http(s) URL, as ztunnel's <c>XDS_ADDRESS</c>/<c>CA_ADDRESS</c>.</summary>
+    public Uri? Url(string name)
+    {
+        if (String(name) is not { } text)
+        {
+            return null;
+        }
+
+        return Uri.TryCreate(text, UriKind.Absolute, out Uri? url) && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp) && url.Host.Length > 0
+            ? url
+            : throw new ZtunnelConfigException(name, $"'{text}' is not an https:// URL (e.g. https://istiod.istio-system.svc:15012)");
+    }
+
+    /// <summary>Every variable named <paramref name="prefix"/>NAME, as NAME to its value (ztunnel's header and metadata variables).</summary>
+    public IReadOnlyDictionary<string, string> Prefixed(string prefix)
+    {
+        var values = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (DictionaryEntry entry in env)
+        {
+            if (entry.Key is string key && key.Length > prefix.Length && key.StartsWith(prefix, StringComparison.Ordinal) && entry.Value is string value)
+            {
+                values[key[prefix.Length..]] = value;
+            }
+        }
+
+        return values;
+    }
 }

@@ -35,6 +35,9 @@ public sealed record Workload
     /// <summary>The services this workload backs: <c>"ns/hostname"</c> to a service-port to target-port map.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<int, int>> Services { get; init; } = new Dictionary<string, IReadOnlyDictionary<int, int>>();
 
+    /// <summary>The workload-selector policies that select this workload, as <c>namespace/name</c> (how istiod tells ztunnel over xDS).</summary>
+    public IReadOnlyList<string> AuthorizationPolicies { get; init; } = [];
+
     /// <summary>The pod labels, which workload-selector policies match.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 

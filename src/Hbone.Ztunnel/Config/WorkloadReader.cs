@@ -44,6 +44,7 @@ internal static class WorkloadReader
             Network = Opt("network") ?? "",
             Waypoint = Optional(e, "waypoint") is { } w ? GatewayReader.Read(reader, w, $"{path}.waypoint") : null,
             Services = services,
+            AuthorizationPolicies = Optional(e, "authorizationPolicies") is { } ap ? reader.List(ap, $"{path}.authorizationPolicies", reader.NonEmptyString) : [],
             Labels = Optional(e, "labels") is { } l ? reader.StringMap(l, $"{path}.labels") : new Dictionary<string, string>(),
             CanonicalName = Opt("canonicalName"),
             CanonicalRevision = Opt("canonicalRevision"),

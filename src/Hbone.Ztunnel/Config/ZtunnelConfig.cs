@@ -1,4 +1,5 @@
 using System.Collections;
+using Hbone.Istio.ControlPlane;
 
 namespace Hbone.Ztunnel.Config;
 
@@ -71,6 +72,57 @@ public sealed record ZtunnelConfig
     /// <summary>The CA root key (PEM) (<c>CA_ROOT_KEY</c>).</summary>
     public string? CaRootKey { get; init; }
 
+    /// <summary>istiod's xDS endpoint (<c>XDS_ADDRESS</c>; in a cluster, <c>https://istiod.istio-system.svc:15012</c>); null: the local config file.</summary>
+    public Uri? XdsAddress { get; init; }
+
+    /// <summary>istiod's CA endpoint (<c>CA_ADDRESS</c>, else the xDS address when no local CA is configured); null: the local CA.</summary>
+    public Uri? CaAddress { get; init; }
+
+    /// <summary>The roots xDS's TLS must chain to (<c>XDS_ROOT_CA</c>: a PEM path, <c>SYSTEM</c>, or inline PEM).</summary>
+    public string XdsRootCa { get; init; } = IstioConnectionOptions.DefaultRootCertificatePath;
+
+    /// <summary>The roots the CA's TLS must chain to (<c>CA_ROOT_CA</c>).</summary>
+    public string CaRootCa { get; init; } = IstioConnectionOptions.DefaultRootCertificatePath;
+
+    /// <summary>The name xDS's certificate must carry when not the address's host (<c>ALT_XDS_HOSTNAME</c>).</summary>
+    public string? AltXdsHostname { get; init; }
+
+    /// <summary>The name the CA's certificate must carry when not the address's host (<c>ALT_CA_HOSTNAME</c>).</summary>
+    public string? AltCaHostname { get; init; }
+
+    /// <summary>The bearer token file, re-read on every call (<c>AUTH_TOKEN</c> when it is a path, else the default path when it exists).</summary>
+    public string? AuthTokenPath { get; init; }
+
+    /// <summary>A fixed bearer token (<c>AUTH_TOKEN</c> when it is not a path).</summary>
+    public string? AuthToken { get; init; }
+
+    /// <summary>Extra headers on xDS calls (<c>XDS_HEADER_*</c>, prefix stripped).</summary>
+    public IReadOnlyDictionary<string, string> XdsHeaders { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Extra headers on CA calls (<c>CA_HEADER_*</c>, prefix stripped).</summary>
+    public IReadOnlyDictionary<string, string> CaHeaders { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The certificate lifetime asked of the CA (<c>SECRET_TTL</c>).</summary>
+    public TimeSpan SecretTtl { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>ztunnel's own pod (<c>POD_NAME</c>), part of its xDS node id.</summary>
+    public string? PodName { get; init; }
+
+    /// <summary>ztunnel's own IP (<c>INSTANCE_IP</c>), part of its xDS node id.</summary>
+    public string? InstanceIp { get; init; }
+
+    /// <summary>Node metadata sent to istiod (<c>ISTIO_META_*</c>, prefix stripped).</summary>
+    public IReadOnlyDictionary<string, string> ProxyMetadata { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Node metadata sent to istiod as JSON values (<c>ISTIO_METAJSON_*</c>, prefix stripped).</summary>
+    public IReadOnlyDictionary<string, string> ProxyMetadataJson { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>How to reach istiod's xDS, when <see cref="XdsAddress"/> is set.</summary>
+    public IstioConnectionOptions XdsConnection() => Connection(XdsAddress!, XdsRootCa, AltXdsHostname, XdsHeaders);
+
+    /// <summary>How to reach istiod's CA, when <see cref="CaAddress"/> is set.</summary>
+    public IstioConnectionOptions CaConnection() => Connection(CaAddress!, CaRootCa, AltCaHostname, CaHeaders);
+
     /// <summary>Access-log lines as JSON instead of text (<c>LOG_FORMAT=json</c>).</summary>
     public bool JsonLogs { get; init; }
 
@@ -98,14 +150,36 @@ public sealed record ZtunnelConfig
         var r = new EnvReader(env);
         var d = new ZtunnelConfig();
         TimeSpan drain = r.Duration("TERMINATION_GRACE_PERIOD", d.DrainDeadline);
+        string? localXds = r.String("LOCAL_XDS_PATH");
+        string? certDir = r.String("CERT_DIR"), caRootCert = r.String("CA_ROOT_CERT"), caRootKey = r.String("CA_ROOT_KEY");
+
+        // As ztunnel: inside a cluster istiod is the default control plane; outside it, the local file is.
+        Uri? xds = r.Url("XDS_ADDRESS")
+            ?? (r.String("KUBERNETES_SERVICE_HOST") is not null && localXds is null ? new Uri(IstiodAddress) : null);
+        if (xds is not null && localXds is not null)
+        {
+            throw new ZtunnelConfigException("LOCAL_XDS_PATH", "set either LOCAL_XDS_PATH (local config) or XDS_ADDRESS (istiod), not both");
+        }
+
+        bool localCa = certDir is not null || caRootCert is not null || caRootKey is not null;
+        Uri? ca = r.Url("CA_ADDRESS") ?? (localCa ? null : xds);
+        if (ca is not null && localCa)
+        {
+            throw new ZtunnelConfigException("CA_ADDRESS", "set either CA_ADDRESS (istiod's CA) or CERT_DIR / CA_ROOT_CERT and CA_ROOT_KEY (a local CA), not both");
+        }
+
+        // ztunnel's rule: AUTH_TOKEN names a file when it looks like a path (the file may appear later), else it is the token.
+        string? token = r.String("AUTH_TOKEN");
+        bool tokenIsPath = token is not null && token.Contains('/', StringComparison.Ordinal);
+        string? tokenPath = tokenIsPath ? token : token is null && File.Exists(IstioConnectionOptions.DefaultTokenPath) ? IstioConnectionOptions.DefaultTokenPath : null;
         drain = r.Int("TERMINATION_GRACE_PERIOD_SECONDS", 0, int.MaxValue) is int seconds ? TimeSpan.FromSeconds(seconds) : drain;
         return new ZtunnelConfig
         {
-            LocalXdsPath = r.String("LOCAL_XDS_PATH"),
+            LocalXdsPath = localXds,
             NodeName = r.String("NODE_NAME"),
             PodNamespace = r.String("POD_NAMESPACE"),
             TrustDomain = r.TrustDomain("TRUST_DOMAIN") ?? d.TrustDomain,
-            ClusterId = r.String("CLUSTER_ID") ?? d.ClusterId,
+            ClusterId = r.String("ISTIO_META_CLUSTER_ID") ?? r.String("CLUSTER_ID") ?? d.ClusterId,
             Network = r.String("NETWORK") ?? d.Network,
             DnsProxy = r.Bool("DNS_PROXY") ?? d.DnsProxy,
             OutboundPort = r.Port("OUTBOUND_PORT") ?? d.OutboundPort,
@@ -120,12 +194,48 @@ public sealed record ZtunnelConfig
             DrainDeadline = drain,
             PoolMaxStreamsPerConnection = r.Int("POOL_MAX_STREAMS_PER_CONNECTION", 1, int.MaxValue) ?? d.PoolMaxStreamsPerConnection,
             PoolUnusedReleaseTimeout = r.Duration("POOL_UNUSED_RELEASE_TIMEOUT", d.PoolUnusedReleaseTimeout, positive: true),
-            CertDir = r.String("CERT_DIR"),
-            CaRootCert = r.String("CA_ROOT_CERT"),
-            CaRootKey = r.String("CA_ROOT_KEY"),
+            CertDir = certDir,
+            CaRootCert = caRootCert,
+            CaRootKey = caRootKey,
+            XdsAddress = xds,
+            CaAddress = ca,
+            XdsRootCa = r.String("XDS_ROOT_CA") ?? d.XdsRootCa,
+            CaRootCa = r.String("CA_ROOT_CA") ?? d.CaRootCa,
+            AltXdsHostname = r.String("ALT_XDS_HOSTNAME"),
+            AltCaHostname = r.String("ALT_CA_HOSTNAME"),
+            AuthTokenPath = tokenPath,
+            AuthToken = tokenIsPath ? null : token,
+            XdsHeaders = r.Prefixed("XDS_HEADER_"),
+            CaHeaders = r.Prefixed("CA_HEADER_"),
+            SecretTtl = r.Duration("SECRET_TTL", d.SecretTtl, positive: true),
+            PodName = r.String("POD_NAME"),
+            InstanceIp = r.String("INSTANCE_IP"),
+            ProxyMetadata = r.Prefixed("ISTIO_META_"),
+            ProxyMetadataJson = r.Prefixed("ISTIO_METAJSON_"),
             JsonLogs = string.Equals(r.String("LOG_FORMAT"), "json", StringComparison.OrdinalIgnoreCase),
             WorkloadWaitTimeout = r.Duration("WORKLOAD_WAIT_TIMEOUT", d.WorkloadWaitTimeout),
             SocketMark = r.Int("PROXY_SOCKET_MARK", 0, int.MaxValue) ?? d.SocketMark,
         };
+    }
+
+    private const string IstiodAddress = "https://istiod.istio-system.svc:15012";
+
+    private IstioConnectionOptions Connection(Uri address, string root, string? altHostname, IReadOnlyDictionary<string, string> headers)
+    {
+        var options = new IstioConnectionOptions
+        {
+            Address = address,
+            RootCertificate = root,
+            AltHostname = altHostname,
+            TokenPath = AuthTokenPath,
+            StaticToken = AuthToken,
+            ClusterId = ClusterId,
+        };
+        foreach (var (name, value) in headers)
+        {
+            options.Headers[name] = value;
+        }
+
+        return options;
     }
 }

@@ -11,7 +11,7 @@ internal sealed class CompiledPolicy
     {
         ArgumentNullException.ThrowIfNull(policy);
         Source = policy;
-        Key = policy.Namespace + "/" + policy.Name;
+        Key = policy.Key;
         IsDeny = policy.Action == PolicyAction.Deny;
         _rules = new CompiledMatch[policy.Rules.Count][][];
         for (int r = 0; r < _rules.Length; r++)
@@ -58,17 +58,26 @@ internal sealed class CompiledPolicy
         PolicyScope.Global => true,
         PolicyScope.Namespace => string.Equals(policy.Namespace, workload.Namespace, StringComparison.Ordinal),
         PolicyScope.WorkloadSelector => string.Equals(policy.Namespace, workload.Namespace, StringComparison.Ordinal)
-            && SelectorMatches(policy.Selector, workload.Labels),
+            && (policy.Selector is null ? IsNamed(policy, workload) : SelectorMatches(policy.Selector, workload.Labels)),
         _ => false,
     };
 
-    private static bool SelectorMatches(IReadOnlyDictionary<string, string>? selector, IReadOnlyDictionary<string, string> labels)
+    // xDS selects by name: istiod lists on each workload the selector policies that match it.
+    private static bool IsNamed(AuthorizationPolicy policy, DestinationWorkload workload)
     {
-        if (selector is null)
+        foreach (string name in workload.SelectedBy ?? [])
         {
-            return true;
+            if (string.Equals(name, policy.Key, StringComparison.Ordinal))
+            {
+                return true;
+            }
         }
 
+        return false;
+    }
+
+    private static bool SelectorMatches(IReadOnlyDictionary<string, string> selector, IReadOnlyDictionary<string, string> labels)
+    {
         foreach (KeyValuePair<string, string> entry in selector)
         {
             if (!labels.TryGetValue(entry.Key, out string? value) || !string.Equals(value, entry.Value, StringComparison.Ordinal))

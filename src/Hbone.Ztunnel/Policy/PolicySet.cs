@@ -56,7 +56,7 @@ public sealed class PolicySet
         var allow = new List<CompiledPolicy>();
         foreach (AuthorizationPolicy policy in policies)
         {
-            if (CompiledPolicy.AppliesTo(policy, workload))
+            if (!policy.DryRun && CompiledPolicy.AppliesTo(policy, workload))
             {
                 (policy.Action == PolicyAction.Deny ? deny : allow).Add(new CompiledPolicy(policy));
             }

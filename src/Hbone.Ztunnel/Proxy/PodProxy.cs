@@ -89,7 +89,7 @@ internal sealed class PodProxy : IAsyncDisposable
             {
                 _policySnapshot = snapshot;
                 var set = snapshot.FindWorkloadByUid(Uid) is { } workload
-                    ? PolicySet.Create(new DestinationWorkload(workload.Namespace, workload.Name, workload.Labels), snapshot.Config.Policies)
+                    ? PolicySet.Create(new DestinationWorkload(workload.Namespace, workload.Name, workload.Labels, workload.AuthorizationPolicies), snapshot.Config.Policies, snapshot.MissingPolicies(workload))
                     : null;
                 if (set is not null)
                 {

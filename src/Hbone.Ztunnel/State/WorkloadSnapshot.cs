@@ -17,6 +17,7 @@ public sealed class WorkloadSnapshot
     private readonly Dictionary<string, StrongBox<int>> _nextEndpoint = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SpiffeId> _identities = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SpiffeId[]> _serviceSans = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _policyKeys = new(StringComparer.Ordinal);
 
     /// <summary>Indexes a config.</summary>
     /// <param name="config">The parsed config.</param>
@@ -36,6 +37,11 @@ public sealed class WorkloadSnapshot
             {
                 _workloadsByIp.TryAdd(new NetworkAddress(w.Network, Normalize(ip)), w);
             }
+        }
+
+        foreach (AuthorizationPolicy policy in config.Policies)
+        {
+            _policyKeys.Add(policy.Key);
         }
 
         foreach (Service s in config.Services)
@@ -96,6 +102,21 @@ public sealed class WorkloadSnapshot
 
     /// <summary>The workloads behind a service.</summary>
     public IReadOnlyList<Workload> Endpoints(Service service) => _endpoints.GetValueOrDefault(service.Key) ?? [];
+
+    /// <summary>The policies <paramref name="workload"/> names that are not in this snapshot (ADV-15: each denies until it arrives).</summary>
+    public IReadOnlyList<string> MissingPolicies(Workload workload)
+    {
+        List<string>? missing = null;
+        foreach (string name in workload.AuthorizationPolicies)
+        {
+            if (!_policyKeys.Contains(name))
+            {
+                (missing ??= []).Add(name);
+            }
+        }
+
+        return missing ?? (IReadOnlyList<string>)[];
+    }
 
     /// <summary>The workload's SPIFFE ID.</summary>
     public SpiffeId IdentityOf(Workload workload) =>
