@@ -21,6 +21,9 @@ public sealed class AdminServerOptions
     /// <summary>The enrolled pods to dump; read on each <c>/config_dump</c>. None unless set.</summary>
     public Func<IReadOnlyList<EnrolledPod>> Pods { get; set; } = static () => [];
 
+    /// <summary>Supplies the workload certificates for <c>/config_dump</c>.</summary>
+    public Func<IReadOnlyList<CertificateInfo>> Certificates { get; set; } = static () => [];
+
     /// <summary>Writes the metrics in the Prometheus text format (0.0.4). Writes nothing unless set.</summary>
     public Action<TextWriter> WriteMetrics { get; set; } = static _ => { };
 

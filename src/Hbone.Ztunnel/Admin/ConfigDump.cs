@@ -8,11 +8,12 @@ namespace Hbone.Ztunnel.Admin;
 /// <summary>The JSON of the admin <c>/config_dump</c>: the workloads, services and policies in force and the enrolled pods.</summary>
 public static class ConfigDump
 {
-    /// <summary>Writes one JSON object with <c>workloads</c>, <c>services</c>, <c>policies</c> and <c>pods</c> arrays.</summary>
+    /// <summary>Writes one JSON object with <c>workloads</c>, <c>services</c>, <c>policies</c>, <c>pods</c> and <c>certificates</c> arrays.</summary>
     /// <param name="w">The writer.</param>
     /// <param name="snapshot">The workload state to dump.</param>
     /// <param name="pods">The enrolled pods.</param>
-    public static void Write(Utf8JsonWriter w, WorkloadSnapshot snapshot, IReadOnlyList<EnrolledPod> pods)
+    /// <param name="certificates">The workload certificates, sorted by identity.</param>
+    public static void Write(Utf8JsonWriter w, WorkloadSnapshot snapshot, IReadOnlyList<EnrolledPod> pods, IReadOnlyList<CertificateInfo>? certificates = null)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(snapshot);
@@ -44,6 +45,7 @@ public static class ConfigDump
             w.WriteString("namespace", policy.Namespace);
             w.WriteString("scope", policy.Scope.ToString());
             w.WriteString("action", policy.Action.ToString());
+            w.WriteBoolean("dryRun", policy.DryRun);
             w.WriteEndObject();
         }
 
@@ -63,7 +65,40 @@ public static class ConfigDump
         }
 
         w.WriteEndArray();
+        WriteCertificates(w, certificates ?? []);
         w.WriteEndObject();
+    }
+
+    private static void WriteCertificates(Utf8JsonWriter w, IReadOnlyList<CertificateInfo> certificates)
+    {
+        w.WriteStartArray("certificates");
+        foreach (CertificateInfo certificate in certificates)
+        {
+            w.WriteStartObject();
+            w.WriteString("identity", certificate.Identity);
+            w.WriteString("state", certificate.State);
+            WriteChain(w, "certChain", certificate.CertChain);
+            WriteChain(w, "rootCerts", certificate.RootCerts);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+
+    private static void WriteChain(Utf8JsonWriter w, string name, IReadOnlyList<CertificateDetail> chain)
+    {
+        w.WriteStartArray(name);
+        foreach (CertificateDetail detail in chain)
+        {
+            w.WriteStartObject();
+            w.WriteString("pem", detail.Pem);
+            w.WriteString("serialNumber", detail.SerialNumber);
+            w.WriteString("validFrom", detail.ValidFrom);
+            w.WriteString("expirationTime", detail.ExpirationTime);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
     }
 
     private static void WriteWorkload(Utf8JsonWriter w, WorkloadSnapshot snapshot, Workload workload)
@@ -81,6 +116,7 @@ public static class ConfigDump
 
         w.WriteEndArray();
         w.WriteString("protocol", workload.Protocol == WorkloadProtocol.Hbone ? "HBONE" : "TCP");
+        WriteStrings(w, "authorizationPolicies", workload.AuthorizationPolicies);
         w.WriteString("node", workload.Node);
         w.WriteString("network", workload.Network);
         WriteWaypoint(w, workload.Waypoint);

@@ -24,7 +24,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
     private readonly ZtunnelConfig _config;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly WorkloadIdentities _identities;
+    private readonly IWorkloadCertificates _identities;
     private readonly ProxyContext _context;
     private readonly ConfigWatcher? _watcher;
     private readonly TaskCompletionSource _shutdownRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -120,7 +120,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         }
 
         _watcher?.Dispose();
-        _identities.Dispose();
+        await _identities.DisposeAsync().ConfigureAwait(false);
     }
 
     private HboneClient CreateClient() => new(
@@ -161,7 +161,16 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
             return null;
         }
 
-        return _identities.For(_context.Store.Current.IdentityOf(workload)).GetSvid();
+        try
+        {
+            return _identities.For(_context.Store.Current.IdentityOf(workload)).GetSvid();
+        }
+        catch (Hbone.Istio.IstioException ex)
+        {
+            // Not issued yet (prefetch normally prevents this): no certificate, so this handshake fails and the peer retries.
+            Log.NoCertificate(_logger, local, ex.Message);
+            return null;
+        }
     }
 
     private void OnConfigChanged(object? sender, ConfigChangedEventArgs e)
@@ -186,6 +195,9 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
 
         [LoggerMessage(3, LogLevel.Information, "drained in {Milliseconds:0} ms")]
         public static partial void Drained(ILogger logger, double milliseconds);
+
+        [LoggerMessage(4, LogLevel.Warning, "inbound handshake to {Local} refused: {Error}")]
+        public static partial void NoCertificate(ILogger logger, IPEndPoint local, string error);
 
         [LoggerMessage(2, LogLevel.Information, "config changed: closed {Count} connections the new policy denies")]
         public static partial void LateRejected(ILogger logger, int count);

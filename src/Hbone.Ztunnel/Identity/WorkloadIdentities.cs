@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Hbone.Identity;
+using Hbone.Ztunnel.Admin;
 
 namespace Hbone.Ztunnel.Identity;
 
@@ -10,7 +11,7 @@ namespace Hbone.Ztunnel.Identity;
 /// Issued certificates are renewed at half their lifetime, as Istio's agents do; pooled connections made with the old
 /// one take no new streams and servers present the new one at the next handshake.
 /// </summary>
-public sealed class WorkloadIdentities : ITrustBundleSource, IDisposable
+internal sealed class WorkloadIdentities : IWorkloadCertificates, IDisposable
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromHours(24);
     private static readonly TimeSpan RenewCheckInterval = TimeSpan.FromMinutes(1);
@@ -83,6 +84,56 @@ public sealed class WorkloadIdentities : ITrustBundleSource, IDisposable
     /// <summary>The certificate source presenting <paramref name="id"/>.</summary>
     /// <exception cref="CertificateLoadException">The identity's PEM files are missing or name another identity.</exception>
     public ISvidSource For(SpiffeId id) => _sources.GetOrAdd(id, key => new Lazy<ISvidSource>(() => Open(key))).Value;
+
+    /// <inheritdoc />
+    public ValueTask<ISvidSource> GetAsync(SpiffeId id, CancellationToken cancellationToken) => ValueTask.FromResult(For(id));
+
+    /// <summary>Issues (or loads) the certificate now, so the first connection does not pay for it.</summary>
+    public void Prefetch(SpiffeId id) => For(id);
+
+    /// <summary>Kept: local certificates cost nothing to keep and may be asked for again.</summary>
+    public void Forget(SpiffeId id)
+    {
+    }
+
+    /// <inheritdoc />
+    public bool IsAvailable(SpiffeId id) => _sources.TryGetValue(id, out var lazy) && lazy.IsValueCreated;
+
+    /// <inheritdoc />
+    public IReadOnlyList<CertificateInfo> Describe()
+    {
+        var roots = new List<CertificateDetail>();
+        foreach (var root in _bundle.Roots)
+        {
+            roots.Add(CertificateDetail.Of(root));
+        }
+
+        var certificates = new List<CertificateInfo>();
+        foreach (var (id, lazy) in _sources)
+        {
+            if (lazy.IsValueCreated)
+            {
+                var svid = lazy.Value.GetSvid();
+                var chain = new List<CertificateDetail> { CertificateDetail.Of(svid.Certificate) };
+                foreach (var intermediate in svid.Intermediates)
+                {
+                    chain.Add(CertificateDetail.Of(intermediate));
+                }
+
+                certificates.Add(new CertificateInfo(id.ToString(), "Available", chain, roots));
+            }
+        }
+
+        certificates.Sort((a, b) => string.CompareOrdinal(a.Identity, b.Identity));
+        return certificates;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>Re-issues every CA-issued certificate past half its lifetime; returns how many were renewed.</summary>
     public int RenewDue()

@@ -130,12 +130,13 @@ internal sealed class OutboundProxy(ProxyContext context)
         try
         {
             var snapshot = context.Store.Current;
+            var sourceCertificate = await context.Identities.GetAsync(snapshot.IdentityOf(source), connection.Aborted).ConfigureAwait(false);
             var request = new HboneRequest
             {
                 Destination = route.Destination,
                 Authority = HboneAuthority.Parse(route.Authority!),
                 ExpectedIdentities = route.ExpectedIdentities,
-                Source = context.Identities.For(snapshot.IdentityOf(source)),
+                Source = sourceCertificate,
                 ForwardedFor = downstream.RemoteEndPoint as IPEndPoint,
                 ForwardedHost = route.ForwardedHost,
                 Baggage = Baggage.ForWorkload(source.ClusterId ?? context.Config.ClusterId, source.Namespace, "deployment", source.WorkloadName ?? source.Name, source.CanonicalName ?? source.Name, source.CanonicalRevision),
@@ -143,7 +144,7 @@ internal sealed class OutboundProxy(ProxyContext context)
             };
             stream = await context.Client.ConnectAsync(request, connection.Aborted).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HboneException or SocketException or IOException or OperationCanceledException)
+        catch (Exception ex) when (ex is HboneException or Hbone.Istio.IstioException or SocketException or IOException or OperationCanceledException)
         {
             TcpRelay.Reset(downstream);
             return report with { Status = (ex as HboneConnectException)?.ResponseStatus, Error = ex.Message };

@@ -11,7 +11,7 @@ internal sealed class ProxyContext
 {
     private TaskCompletionSource _configChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ProxyContext(ZtunnelConfig config, WorkloadStore store, WorkloadIdentities identities, PodRegistry pods, ConnectionReporter reporter, ILoggerFactory loggerFactory)
+    public ProxyContext(ZtunnelConfig config, WorkloadStore store, IWorkloadCertificates identities, PodRegistry pods, ConnectionReporter reporter, ILoggerFactory loggerFactory)
     {
         Config = config;
         Store = store;
@@ -30,7 +30,7 @@ internal sealed class ProxyContext
 
     public WorkloadStore Store { get; }
 
-    public WorkloadIdentities Identities { get; }
+    public IWorkloadCertificates Identities { get; }
 
     public PodRegistry Pods { get; }
 
