@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The main job: the life of a packet through the reference ztunnel, in the two-node lab of scripts/lab/mesh-lab.sh:
 #   1. builds the ztunnel, the node agent (cni) and the hbone CLI; creates the lab "demo" and shows plain routing;
-#   2. makes a development CA both ztunnels trust, writes the local config, starts a node agent and a ztunnel in
-#      each node's namespace, enrolls client, echo and local-echo (not outsider) and waits for readiness;
+#   2. makes the mesh CA, starts a development control plane (samples/ControlPlane: xDS from the lab's YAML and a CA,
+#      like istiod on 15012), a node agent and a ztunnel in each node's namespace; each ztunnel gets its workloads,
+#      services and policies over delta xDS and every pod certificate from the control plane's CA over gRPC; enrolls
+#      client, echo and local-echo (not outsider) and waits for readiness;
 #   3. starts an HTTP "echo" app (it answers with the client address it saw) in echo and local-echo;
 #   4. shows: client -> service VIP (cross node, HBONE), client -> local-echo (same node), the iptables counters
 #      that captured it, both ztunnels' access-log lines, the client IP the app saw, the ztunnel's workloads,
-#      and outsider -> echo (plaintext, captured on 15006);
+#      the pod certificates each ztunnel holds, and outsider -> echo (plaintext, captured on 15006);
 #   5. stops everything it started and removes the lab, also on failure or Ctrl+C.
 # Needs root. Exit codes: 0 shown, 1 a step failed.
 # KEEP=1 keeps the log directory.
@@ -49,10 +51,11 @@ wait_for_line() {
     echo "demo: timed out waiting for '$pattern' in $file:" >&2; tail -n 30 "$file" >&2; return 1
 }
 
-step "Building the ztunnel, the node agent and the hbone CLI (Release)"
+step "Building the ztunnel, the node agent, the hbone CLI and the development control plane (Release)"
 for project in src/Hbone.Ztunnel src/Hbone.Ztunnel.Cni src/Hbone.Cli; do
     dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 done
+mesh_build_control_plane "$work/build-control-plane.log"
 
 step "The lab: two nodes, four pods, routed like Calico (mesh-lab.sh up $PREFIX)"
 "$LAB" up "$PREFIX"
@@ -92,11 +95,15 @@ step "Without the mesh: client -> echo ($LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT) 
 echo "\$ ip netns exec $PREFIX-client curl http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 in_ns "$PREFIX-client" curl -sS --max-time 5 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 
-step "A development CA both ztunnels trust (hbone certs)"
+step "The mesh CA (hbone certs) and a development istiod: xDS from the lab's YAML, certificates from the CA"
 dotnet "$HBONE" certs --out "$work/ca" --identity default/demo >/dev/null
 ls "$work/ca" | sed 's/^/  /'
 "$LAB" config "$PREFIX" >"$work/config.yaml"
-echo "  local config: $work/config.yaml ($(grep -c '^- uid:' "$work/config.yaml") workloads, 1 service)"
+echo "  mesh config: $work/config.yaml ($(grep -c '^- uid:' "$work/config.yaml") workloads, 1 service), served over delta xDS"
+mesh_start_control_plane "$PREFIX" "$work/config.yaml" "$work/ca" "$work" "$work/control-plane.log"
+pids+=("$MESH_PID")
+mesh_wait_control_plane "$PREFIX" "$MESH_PID" "$work/control-plane.log"
+echo "  control plane: https://$LAB_NODE_A_IP:$MESH_CONTROL_PLANE_PORT (TLS from the mesh root; a bearer token per node)"
 
 step "A node agent per node (ZDS server, in the node's namespace)"
 declare -A agent_pid
@@ -116,9 +123,9 @@ for pod in "${MESH_PODS[@]}"; do
     echo "  $pod enrolled on ${!node_var}"
 done
 
-step "A ztunnel per node (LOCAL_XDS_PATH, NODE_NAME, INPOD_UDS, shared CA), waiting for /healthz/ready"
+step "A ztunnel per node (XDS_ADDRESS, CA_ROOT_CA, AUTH_TOKEN, NODE_NAME, INPOD_UDS), waiting for /healthz/ready"
 for node in $LAB_NODES; do
-    mesh_start_ztunnel "$PREFIX" "$node" "$work/config.yaml" "$work" "$work/ca" "$work/ztunnel-$node.log"
+    mesh_start_ztunnel_istiod "$PREFIX" "$node" "$work/ca" "$work" "$work/ztunnel-$node.log"
     pids+=("$MESH_PID")
 done
 for node in $LAB_NODES; do
@@ -158,7 +165,16 @@ in_ns "$PREFIX-node-a" dotnet "$HBONE" ztunnel workloads --admin 127.0.0.1:15000
 echo "\$ ip netns exec $PREFIX-node-a hbone ztunnel services --admin 127.0.0.1:15000"
 in_ns "$PREFIX-node-a" dotnet "$HBONE" ztunnel services --admin 127.0.0.1:15000
 
-step "(6) outsider (not in the mesh) -> echo: plaintext, captured on 15006 in echo's namespace"
+step "(6) Over gRPC: the control plane's log, and the pod certificates node-b's ztunnel got from its CA"
+sed 's/^/  /' "$work/control-plane.log"
+echo "\$ ip netns exec $PREFIX-node-b curl http://127.0.0.1:15000/config_dump   (certificates)"
+in_ns "$PREFIX-node-b" curl -sS --max-time 5 http://127.0.0.1:15000/config_dump | python3 -c '
+import json, sys
+for c in json.load(sys.stdin)["certificates"]:
+    leaf = (c["certChain"] or [{}])[0]
+    print("  %-45s %-10s serial %s until %s" % (c["identity"], c["state"], leaf.get("serialNumber", "-"), leaf.get("expirationTime", "-")))'
+
+step "(7) outsider (not in the mesh) -> echo: plaintext, captured on 15006 in echo's namespace"
 echo "\$ ip netns exec $PREFIX-outsider curl http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 in_ns "$PREFIX-outsider" curl -sS --max-time 30 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 echo "-- ztunnel node-b (no peer identity: plaintext from outside the mesh)"

@@ -7,6 +7,45 @@
 MESH_ZTUNNEL=src/Hbone.Ztunnel/bin/Release/net10.0/Hbone.Ztunnel.dll
 MESH_CNI=src/Hbone.Ztunnel.Cni/bin/Release/net10.0/Hbone.Ztunnel.Cni.dll
 MESH_HBONE=src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll
+MESH_CONTROL_PLANE=samples/ControlPlane/bin/Release/net10.0/ControlPlane.dll
+MESH_CONTROL_PLANE_PORT=15012
+
+# mesh_build_control_plane LOG: packs Hbone and Hbone.Istio and builds samples/ControlPlane from them, as a user's
+# project would (a private package cache, so the packages just packed are the ones used).
+mesh_build_control_plane() {
+    local log=$1
+    mkdir -p artifacts/packages
+    { dotnet pack src/Hbone -c Release -v quiet -nologo &&
+      dotnet pack src/Hbone.Istio -c Release -v quiet -nologo &&
+      NUGET_PACKAGES="$PWD/artifacts/samples-nuget" dotnet build samples/ControlPlane -c Release -v quiet -nologo; } >"$log" 2>&1 ||
+        { cat "$log" >&2; return 1; }
+}
+
+# mesh_start_control_plane PREFIX CONFIG CA_DIR DIR LOG: the development istiod (samples/ControlPlane) in node-a's
+# namespace on LAB_NODE_A_IP:15012, serving xDS from CONFIG and certificates from the CA in CA_DIR; each node
+# authenticates with the token in DIR/<node>/istio-token.
+mesh_start_control_plane() {
+    local prefix=$1 config=$2 ca=$3 dir=$4 log=$5 node tokens=()
+    for node in $LAB_NODES; do
+        mkdir -p "$dir/$node"
+        head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$dir/$node/istio-token"
+        tokens+=(--node-token "$node=$(cat "$dir/$node/istio-token")")
+    done
+    ip netns exec "$prefix-node-a" dotnet "$MESH_CONTROL_PLANE" --listen "$LAB_NODE_A_IP:$MESH_CONTROL_PLANE_PORT" \
+        --config "$config" --ca-cert "$ca/ca.pem" --ca-key "$ca/ca.key" "${tokens[@]}" >"$log" 2>&1 &
+    MESH_PID=$!
+}
+
+# mesh_wait_control_plane PREFIX PID LOG: bounded (60 s) wait until the control plane accepts TCP on its port.
+mesh_wait_control_plane() {
+    local prefix=$1 pid=$2 log=$3
+    for _ in $(seq 1 300); do
+        ip netns exec "$prefix-node-b" bash -c "exec 3<>/dev/tcp/$LAB_NODE_A_IP/$MESH_CONTROL_PLANE_PORT" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    echo "mesh-lib: the control plane is not listening on $LAB_NODE_A_IP:$MESH_CONTROL_PLANE_PORT:" >&2; tail -n 30 "$log" >&2; return 1
+}
 
 # mesh_start_agent PREFIX NODE DIR LOG: the node agent (ZDS server) on DIR/NODE/ztunnel.sock, pod files in DIR/NODE/pods.
 mesh_start_agent() {
@@ -44,6 +83,20 @@ mesh_start_ztunnel() {
     shift 6
     ip netns exec "$prefix-$node" env LOCAL_XDS_PATH="$config" NODE_NAME="$node" INPOD_UDS="$dir/$node/ztunnel.sock" \
         CA_ROOT_CERT="$ca/ca.pem" CA_ROOT_KEY="$ca/ca.key" "$@" \
+        dotnet "$MESH_ZTUNNEL" >"$log" 2>"$log.err" &
+    MESH_PID=$!
+}
+
+# mesh_start_ztunnel_istiod PREFIX NODE CA_DIR DIR LOG [NAME=VALUE...]: the ztunnel of NODE configured as in a
+# cluster: workloads, services and policies over xDS and every pod certificate from the control plane's CA, trusting
+# the mesh root CA_DIR/ca.pem and authenticating with DIR/NODE/istio-token (re-read on every call).
+mesh_start_ztunnel_istiod() {
+    local prefix=$1 node=$2 ca=$3 dir=$4 log=$5
+    shift 5
+    ip netns exec "$prefix-$node" env XDS_ADDRESS="https://$LAB_NODE_A_IP:$MESH_CONTROL_PLANE_PORT" XDS_ROOT_CA="$ca/ca.pem" \
+        CA_ROOT_CA="$ca/ca.pem" AUTH_TOKEN="$dir/$node/istio-token" NODE_NAME="$node" POD_NAME="ztunnel-$node" \
+        POD_NAMESPACE=istio-system INSTANCE_IP="$(ip -n "$prefix-$node" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)" \
+        INPOD_UDS="$dir/$node/ztunnel.sock" "$@" \
         dotnet "$MESH_ZTUNNEL" >"$log" 2>"$log.err" &
     MESH_PID=$!
 }

@@ -27,6 +27,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
     private readonly IWorkloadCertificates _identities;
     private readonly ProxyContext _context;
     private readonly ConfigWatcher? _watcher;
+    private readonly CertificatePrefetcher _prefetcher;
     private readonly TaskCompletionSource _shutdownRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebApplication? _inbound;
     private ZdsClient? _zds;
@@ -38,6 +39,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         _logger = loggerFactory.CreateLogger("Hbone.Ztunnel");
         var store = new WorkloadStore(config.TrustDomain, config.Network);
         _identities = WorkloadIdentities.Create(config.CertDir, config.CaRootCert, config.CaRootKey, config.TrustDomain);
+        _prefetcher = new CertificatePrefetcher(_identities, config.NodeName, loggerFactory.CreateLogger<CertificatePrefetcher>());
         var pods = new PodRegistry(loggerFactory.CreateLogger<PodRegistry>());
         _context = new ProxyContext(config, store, _identities, pods, reporter, loggerFactory);
         pods.Attach(_context);
@@ -71,6 +73,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         try
         {
             host._watcher?.Start();
+            host._prefetcher.Update(host.Store.Current);
             host._context.Client = host.CreateClient();
             host._inbound = host.CreateInboundServer();
             await host._inbound.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -181,6 +184,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         }
 
         _context.NotifyConfigChanged();
+        _prefetcher.Update(e.Snapshot!);
         var closed = _context.Pods.RecheckAll();
         if (closed > 0)
         {

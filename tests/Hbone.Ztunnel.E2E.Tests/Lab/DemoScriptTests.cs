@@ -19,6 +19,7 @@ public sealed class DemoScriptTests
         Assert.Contains("direction=\"inbound\"", stdout, StringComparison.Ordinal);                  // node-b's access log
         Assert.Matches(@"default\s+client\s+10\.244\.1\.2\s+node-a\s+None\s+HBONE", stdout);        // hbone ztunnel workloads
         Assert.Contains("src.workload=\"outsider\"", stdout, StringComparison.Ordinal);              // plaintext on 15006
+        Assert.Matches(@"spiffe://cluster\.local/ns/default/sa/echo\s+Available\s+serial [0-9A-F]+", stdout); // node-b's pod certificate, from the control plane's CA
         Assert.DoesNotContain("Aborted", stderr, StringComparison.Ordinal);
         Assert.Empty(await MeshLab.ExistingNamespacesAsync("demo"));
     }
