@@ -44,6 +44,26 @@ public sealed class WorkloadSnapshot
             _policyKeys.Add(policy.Key);
         }
 
+        // Endpoints by service key in one pass over the workloads: linear in the mesh's size, not services × workloads.
+        var backing = new Dictionary<string, List<Workload>>(StringComparer.Ordinal);
+        foreach (Workload w in config.Workloads)
+        {
+            if (w.WorkloadIps.Count == 0)
+            {
+                continue;
+            }
+
+            foreach (string key in w.Services.Keys)
+            {
+                if (!backing.TryGetValue(key, out List<Workload>? list))
+                {
+                    backing[key] = list = [];
+                }
+
+                list.Add(w);
+            }
+        }
+
         foreach (Service s in config.Services)
         {
             _servicesByHostname.TryAdd(s.Hostname, s);
@@ -52,16 +72,7 @@ public sealed class WorkloadSnapshot
                 _servicesByVip.TryAdd(vip with { Address = Normalize(vip.Address) }, s);
             }
 
-            var endpoints = new List<Workload>();
-            foreach (Workload w in config.Workloads)
-            {
-                if (w.Services.ContainsKey(s.Key) && w.WorkloadIps.Count > 0)
-                {
-                    endpoints.Add(w);
-                }
-            }
-
-            _endpoints[s.Key] = [.. endpoints];
+            _endpoints[s.Key] = backing.TryGetValue(s.Key, out List<Workload>? endpoints) ? [.. endpoints] : [];
             _nextEndpoint[s.Key] = new StrongBox<int>(-1);
             var sans = new List<SpiffeId>();
             foreach (string san in s.SubjectAltNames)
