@@ -130,11 +130,7 @@ public sealed partial class DeltaXdsClient : IAsyncDisposable
             {
                 outcome = await RunStreamAsync(client, node, backoff, stop).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (RpcException ex) when (stop.IsCancellationRequested && ex.StatusCode == StatusCode.Cancelled)
+            catch (Exception) when (stop.IsCancellationRequested)
             {
                 return;
             }
@@ -146,6 +142,12 @@ public sealed partial class DeltaXdsClient : IAsyncDisposable
             catch (IstioException ex) when (ex.Reason == IstioErrorReason.TokenUnavailable)
             {
                 outcome = ex.Message;
+            }
+            catch (Exception ex)
+            {
+                // Anything else (e.g. writing the ACK after the server completed the call) is one more lost stream, never the end of the loop.
+                outcome = ex.GetType().Name + ": " + ex.Message;
+                error = ex;
             }
 
             Interlocked.Increment(ref _failures);
