@@ -20,7 +20,9 @@ if (args.Length > 0)
               LOCAL_XDS_PATH   workloads, services and policies (ztunnel local-config YAML), reloaded on change
               NODE_NAME, CLUSTER_ID, NETWORK, TRUST_DOMAIN
               INPOD_UDS        the node agent's ZDS socket (/var/run/ztunnel/ztunnel.sock)
-              CA_ROOT_CERT, CA_ROOT_KEY   the CA that issues pod certificates (else CERT_DIR, else an in-process CA)
+              XDS_ADDRESS      istiod's xDS (https://host:15012): workloads, services and policies over delta xDS
+              CA_ADDRESS       istiod's CA (default: XDS_ADDRESS); XDS_ROOT_CA, CA_ROOT_CA, AUTH_TOKEN, SECRET_TTL
+              CA_ROOT_CERT, CA_ROOT_KEY   without istiod: the CA that issues pod certificates (else CERT_DIR, else an in-process CA)
               TERMINATION_GRACE_PERIOD_SECONDS, LOG_FORMAT=json, and the port variables: see README.md
             Admin 127.0.0.1:15000 (/config_dump, POST /quitquitquit), metrics :15020, readiness :15021.
             Exit codes: 0 after a drain (SIGTERM, SIGINT, /quitquitquit), 1 when it cannot start.
@@ -63,7 +65,7 @@ try
 {
     host = await ZtunnelHost.StartAsync(config, loggerFactory, reporter, CancellationToken.None);
 }
-catch (Exception ex) when (ex is LocalConfigException or CertificateLoadException)
+catch (Exception ex) when (ex is LocalConfigException or CertificateLoadException or Hbone.Istio.IstioException)
 {
     return Fail(ex.Message);
 }
@@ -85,6 +87,7 @@ await using (host)
                 Readiness = new IPEndPoint(IPAddress.Any, config.ReadinessPort),
                 Snapshot = () => host.Store.Current,
                 Pods = host.Pods.Describe,
+                Certificates = () => host.Certificates,
                 WriteMetrics = exporter.WriteTo,
                 IsReady = () => host.IsReady,
                 RequestShutdown = host.RequestShutdown,

@@ -2,10 +2,12 @@ using System.Diagnostics;
 using System.Net;
 using Hbone.Client;
 using Hbone.Kestrel;
+using Hbone.Ztunnel.Admin;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Identity;
 using Hbone.Ztunnel.Proxy;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Xds;
 using Hbone.Ztunnel.Zds;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -27,6 +29,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
     private readonly IWorkloadCertificates _identities;
     private readonly ProxyContext _context;
     private readonly ConfigWatcher? _watcher;
+    private readonly XdsConfigSource? _xds;
     private readonly CertificatePrefetcher _prefetcher;
     private readonly TaskCompletionSource _shutdownRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebApplication? _inbound;
@@ -43,7 +46,12 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         var pods = new PodRegistry(loggerFactory.CreateLogger<PodRegistry>());
         _context = new ProxyContext(config, store, _identities, pods, reporter, loggerFactory);
         pods.Attach(_context);
-        if (config.LocalXdsPath is { } path)
+        if (config.XdsAddress is not null)
+        {
+            _xds = new XdsConfigSource(config, store, loggerFactory);
+            _xds.Changed += OnConfigChanged;
+        }
+        else if (config.LocalXdsPath is { } path)
         {
             _watcher = new ConfigWatcher(path, store, logger: loggerFactory.CreateLogger<ConfigWatcher>());
             _watcher.Changed += OnConfigChanged;
@@ -56,8 +64,16 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
     /// <summary>The pods being served.</summary>
     public PodRegistry Pods => _context.Pods;
 
-    /// <summary>Ready once the config is loaded and the node agent's first snapshot was set up without failure.</summary>
-    public bool IsReady => _zds?.Ready.IsCompletedSuccessfully == true;
+    /// <summary>
+    /// Ready once the config is in (with xDS: the first response of each type applied), this node's workloads have
+    /// their certificates (with istiod's CA), and the node agent's first snapshot was set up without failure.
+    /// </summary>
+    public bool IsReady => _zds?.Ready.IsCompletedSuccessfully == true
+        && (_xds is null || _xds.Ready.IsCompleted)
+        && (_config.CaAddress is null || _prefetcher.AllAvailable);
+
+    /// <summary>The workload certificates, for <c>/config_dump</c>.</summary>
+    public IReadOnlyList<CertificateInfo> Certificates => _identities.Describe();
 
     /// <summary>Completes when an operator asked for shutdown (<c>/quitquitquit</c>).</summary>
     public Task ShutdownRequested => _shutdownRequested.Task;
@@ -73,6 +89,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         try
         {
             host._watcher?.Start();
+            host._xds?.Start();
             host._prefetcher.Update(host.Store.Current);
             host._context.Client = host.CreateClient();
             host._inbound = host.CreateInboundServer();
@@ -123,6 +140,11 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         }
 
         _watcher?.Dispose();
+        if (_xds is not null)
+        {
+            await _xds.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _identities.DisposeAsync().ConfigureAwait(false);
     }
 
