@@ -11,7 +11,8 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
     private static readonly TimeSpan DefaultLifetime = TimeSpan.FromHours(24);
     private static readonly TimeSpan RootLifetime = TimeSpan.FromDays(3650);
 
-    // Backdating covers small clock skew between the issuing process and its peers.
+    // Backdating covers small clock skew between the issuing process and its peers; a short-lived leaf is backdated by
+    // at most a quarter of its lifetime, so that renewing at half its validity still means renewing in the future.
     private static readonly TimeSpan Backdate = TimeSpan.FromMinutes(5);
 
     private readonly X509Certificate2 _rootWithKey;
@@ -188,7 +189,8 @@ public sealed class DevelopmentCertificateAuthority : IDisposable
         DateTimeOffset now = _timeProvider.GetUtcNow();
         lock (_signLock)
         {
-            return request.Create(_rootWithKey, now - Backdate, ClampToRoot(now + validFor), CreateSerialNumber());
+            TimeSpan backdate = validFor / 4 < Backdate ? validFor / 4 : Backdate;
+            return request.Create(_rootWithKey, now - backdate, ClampToRoot(now + validFor), CreateSerialNumber());
         }
     }
 
