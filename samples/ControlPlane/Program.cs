@@ -35,7 +35,7 @@ root.SetAction(async (parse, cancellationToken) =>
         };
         foreach (string value in parse.GetRequiredValue(listen))
         {
-            options.Listen.Add(IPEndPoint.TryParse(value, out IPEndPoint? endpoint) && value.Contains(':', StringComparison.Ordinal)
+            options.Listen.Add(IPEndPoint.TryParse(value, out IPEndPoint? endpoint) && endpoint.Port > 0
                 ? endpoint
                 : throw new CommandLineException($"--listen '{value}' is not IP:PORT"));
         }
