@@ -22,6 +22,7 @@ public sealed class DevControlPlaneHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly DevelopmentCertificateAuthority _ca;
     private readonly X509Certificate2 _servingCertificate;
+    private int _disposed;
 
     private DevControlPlaneHost(WebApplication app, DevelopmentCertificateAuthority ca, X509Certificate2 servingCertificate, IReadOnlyList<IPEndPoint> endpoints)
     {
@@ -76,6 +77,11 @@ public sealed class DevControlPlaneHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _app.StopAsync();
         await _app.DisposeAsync();
         _servingCertificate.Dispose();

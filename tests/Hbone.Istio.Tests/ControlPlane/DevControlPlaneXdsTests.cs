@@ -161,6 +161,31 @@ public sealed class DevControlPlaneXdsTests
         Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
     }
 
+    [Fact]
+    public async Task CP_07_stopping_ends_open_streams_instead_of_waiting_for_them()
+    {
+        await using var bed = await DevControlPlaneTestBed.StartAsync(Yaml());
+        using var stream = Open(bed);
+        await SubscribeAsync(stream, AddressType);
+        await NextAsync(stream);
+
+        // Far below the host's 30 s shutdown timeout, which an unended stream would wait out.
+        await bed.Host.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+
+        using var deadline = new CancellationTokenSource(DevControlPlaneTestBed.Deadline);
+        bool more;
+        try
+        {
+            more = await stream.ResponseStream.MoveNext(deadline.Token);
+        }
+        catch (RpcException)
+        {
+            more = false;
+        }
+
+        Assert.False(more);
+    }
+
     private static AsyncDuplexStreamingCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse> Open(DevControlPlaneTestBed bed) =>
         new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(bed.Channel).DeltaAggregatedResources();
 
