@@ -23,6 +23,11 @@ public static class MeshYamlReader
         {
             throw new MeshConfigException($"{fileName}:{e.Start.Line}:{e.Start.Column}: invalid YAML: {e.Message}", e);
         }
+        // Not every YamlDotNet failure is a YamlException; each is still a bad file, never a crash of the reload.
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
+        {
+            throw new MeshConfigException($"{fileName}: invalid YAML: {e.Message}", e);
+        }
 
         if (stream.Documents.Count == 0 || YamlNodeReader.IsNull(stream.Documents[0].RootNode))
         {
