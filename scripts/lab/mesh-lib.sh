@@ -7,7 +7,7 @@
 MESH_ZTUNNEL=src/Hbone.Ztunnel/bin/Release/net10.0/Hbone.Ztunnel.dll
 MESH_CNI=src/Hbone.Ztunnel.Cni/bin/Release/net10.0/Hbone.Ztunnel.Cni.dll
 MESH_HBONE=src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll
-MESH_CONTROL_PLANE=samples/ControlPlane/bin/Release/net10.0/ControlPlane.dll
+MESH_CONTROL_PLANE=samples/ControlPlane/bin/Release/net10.0/controlplane.dll
 MESH_CONTROL_PLANE_PORT=15012
 
 # mesh_build_control_plane LOG: packs Hbone and Hbone.Istio and builds samples/ControlPlane from them, as a user's
