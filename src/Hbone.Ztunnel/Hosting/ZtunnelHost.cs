@@ -41,7 +41,9 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Hbone.Ztunnel");
         var store = new WorkloadStore(config.TrustDomain, config.Network);
-        _identities = WorkloadIdentities.Create(config.CertDir, config.CaRootCert, config.CaRootKey, config.TrustDomain);
+        _identities = config.CaAddress is not null
+            ? new IstioWorkloadCertificates(config, loggerFactory)
+            : WorkloadIdentities.Create(config.CertDir, config.CaRootCert, config.CaRootKey, config.TrustDomain);
         _prefetcher = new CertificatePrefetcher(_identities, config.NodeName, loggerFactory.CreateLogger<CertificatePrefetcher>());
         var pods = new PodRegistry(loggerFactory.CreateLogger<PodRegistry>());
         _context = new ProxyContext(config, store, _identities, pods, reporter, loggerFactory);

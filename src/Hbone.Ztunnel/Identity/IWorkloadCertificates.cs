@@ -5,7 +5,7 @@ namespace Hbone.Ztunnel.Identity;
 
 /// <summary>
 /// Where the certificates of the workloads this node serves come from: a local CA or PEM directory
-/// (<see cref="WorkloadIdentities"/>), or istiod's CA (<c>IstioWorkloadCertificates</c>).
+/// (<see cref="WorkloadIdentities"/>), or istiod's CA (<see cref="IstioWorkloadCertificates"/>).
 /// </summary>
 internal interface IWorkloadCertificates : ITrustBundleSource, IAsyncDisposable
 {
