@@ -21,6 +21,7 @@ dotnet build Hbone.sln -c Release
 # --- 3. Pack the libraries (package validation runs here); packages go to artifacts/packages ---
 dotnet pack src/Hbone -c Release --no-build
 dotnet pack src/Hbone.Kestrel -c Release --no-build
+dotnet pack src/Hbone.Istio -c Release --no-build
 
 # --- 3b. Samples consume the packed packages, as a user's project would. A private package cache makes
 # sure the packages just packed are used, not an older 0.1.0 cached from a previous run.
