@@ -24,7 +24,7 @@ dotnet pack src/Hbone.Kestrel -c Release --no-build
 dotnet pack src/Hbone.Istio -c Release --no-build
 
 # --- 3b. Samples consume the packed packages, as a user's project would. A private package cache makes
-# sure the packages just packed are used, not an older 0.1.0 cached from a previous run.
+# sure the packages just packed are used, not an older build of the same version cached from a previous run.
 rm -rf artifacts/samples-nuget
 for sample in samples/Client samples/Gateway samples/ControlPlane; do
     NUGET_PACKAGES="$PWD/artifacts/samples-nuget" dotnet build "$sample" -c Release
