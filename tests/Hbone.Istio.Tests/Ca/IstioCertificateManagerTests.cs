@@ -75,6 +75,7 @@ public sealed class IstioCertificateManagerTests : IDisposable
         Assert.True(delays.Max() >= TimeSpan.FromSeconds(60), $"backoff grew only to {delays.Max()}");
 
         // Past expiry with the CA still down: new handshakes fail closed with a clear error.
+        await NextTimerAsync(14);
         _clock.AdvanceTo(first.NotAfter + TimeSpan.FromSeconds(1));
         await NextTimerAsync(15);
         IstioException expired = Assert.Throws<IstioException>(source.GetSvid);
