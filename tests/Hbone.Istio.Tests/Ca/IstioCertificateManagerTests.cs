@@ -211,6 +211,15 @@ public sealed class IstioCertificateManagerTests : IDisposable
         Assert.Equal(2, bundleChanges);
     }
 
+    [Theory]
+    [InlineData(0, 0.05)]
+    [InlineData(8, 0.5)]
+    public void CA_20_options_that_cannot_work_are_rejected(int maxConcurrentFetches, double renewalJitter)
+    {
+        IstioException ex = Assert.Throws<IstioException>(() => new IstioCertificateManager(_issuer, new IstioCertificateManagerOptions { MaxConcurrentFetches = maxConcurrentFetches, RenewalJitter = renewalJitter }));
+        Assert.Equal(IstioErrorReason.InvalidOptions, ex.Reason);
+    }
+
     // The single pending timer (renewal or retry), once the issuer has seen calls calls.
     private async Task<DateTimeOffset> NextTimerAsync(int? calls = null)
     {
