@@ -168,7 +168,9 @@ internal sealed class IdentityCertificate : ISvidSource
         TimeSpan remaining;
         while ((remaining = when - _owner.TimeProvider.GetUtcNow()) > TimeSpan.Zero)
         {
-            await Task.Delay(remaining < MaxTimerDelay ? remaining : MaxTimerDelay, _owner.TimeProvider, cancellationToken).ConfigureAwait(false);
+            // Timers count whole milliseconds: rounding down would leave a sub-millisecond remainder and a busy loop.
+            TimeSpan delay = TimeSpan.FromMilliseconds(Math.Ceiling(remaining.TotalMilliseconds));
+            await Task.Delay(delay < MaxTimerDelay ? delay : MaxTimerDelay, _owner.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -79,15 +79,21 @@ public sealed class IstioCertificateManager : ITrustBundleSource, IAsyncDisposab
     public void Forget(SpiffeId id)
     {
         ArgumentNullException.ThrowIfNull(id);
+        IdentityCertificate? entry;
         lock (_gate)
         {
-            if (!_entries.Remove(id, out IdentityCertificate? entry))
+            if (!_entries.Remove(id, out entry))
             {
                 return;
             }
+        }
 
+        // Cancelling runs callbacks inline, so it happens outside the lock.
+        Task stopped = entry.StopAsync();
+        lock (_gate)
+        {
             _stopping.RemoveAll(t => t.IsCompleted);
-            _stopping.Add(entry.StopAsync());
+            _stopping.Add(stopped);
         }
 
         CertificateManagerLog.Forgotten(Logger, id);
@@ -140,6 +146,7 @@ public sealed class IstioCertificateManager : ITrustBundleSource, IAsyncDisposab
     public async ValueTask DisposeAsync()
     {
         List<Task> loops;
+        IdentityCertificate[] entries;
         lock (_gate)
         {
             if (_disposed)
@@ -149,12 +156,13 @@ public sealed class IstioCertificateManager : ITrustBundleSource, IAsyncDisposab
 
             _disposed = true;
             loops = [.. _stopping];
-            foreach (IdentityCertificate entry in _entries.Values)
-            {
-                loops.Add(entry.StopAsync());
-            }
-
+            entries = [.. _entries.Values];
             _entries.Clear();
+        }
+
+        foreach (IdentityCertificate entry in entries)
+        {
+            loops.Add(entry.StopAsync());
         }
 
         await Task.WhenAll(loops).ConfigureAwait(false);
