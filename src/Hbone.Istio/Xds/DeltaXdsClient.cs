@@ -136,8 +136,8 @@ public sealed partial class DeltaXdsClient : IAsyncDisposable
             }
             catch (RpcException ex)
             {
-                outcome = $"{ex.StatusCode}: {ex.Status.Detail}";
-                error = ex;
+                // An expected outage: one line with the status and its cause, no stack trace on every retry.
+                outcome = ex.Status.DebugException is { } cause ? $"{ex.StatusCode}: {ex.Status.Detail} ({cause.Message})" : $"{ex.StatusCode}: {ex.Status.Detail}";
             }
             catch (IstioException ex) when (ex.Reason == IstioErrorReason.TokenUnavailable)
             {
@@ -153,7 +153,7 @@ public sealed partial class DeltaXdsClient : IAsyncDisposable
             Interlocked.Increment(ref _failures);
             SetState(XdsConnectionState.Backoff);
             TimeSpan delay = backoff.Next();
-            Log.Disconnected(_logger, outcome, delay, error);
+            Log.Disconnected(_logger, outcome, delay.TotalMilliseconds, error);
             try
             {
                 await Task.Delay(delay, stop).ConfigureAwait(false);
@@ -258,7 +258,7 @@ public sealed partial class DeltaXdsClient : IAsyncDisposable
         [LoggerMessage(2, LogLevel.Warning, "xDS NACK for {TypeUrl} (nonce {Nonce}): {Error}")]
         public static partial void Nack(ILogger logger, string typeUrl, string nonce, string error);
 
-        [LoggerMessage(3, LogLevel.Warning, "xDS stream disconnected ({Status}); reconnecting in {Backoff}")]
-        public static partial void Disconnected(ILogger logger, string status, TimeSpan backoff, Exception? exception);
+        [LoggerMessage(3, LogLevel.Warning, "xDS stream disconnected ({Status}); reconnecting in {BackoffMilliseconds:0} ms")]
+        public static partial void Disconnected(ILogger logger, string status, double backoffMilliseconds, Exception? exception);
     }
 }
