@@ -42,7 +42,7 @@ public sealed class IstioBuilder
     {
         ArgumentNullException.ThrowIfNull(configure);
         Services.AddOptions<XdsClientOptions>().Configure(configure).ValidateOnStart();
-        Services.AddSingleton<IValidateOptions<XdsClientOptions>>(new Hbone.HboneOptionsValidator<XdsClientOptions>(static o => o.Validate()));
+        Services.AddSingleton(IstioServiceCollectionExtensions.Validator<XdsClientOptions>(static o => o.Validate()));
         Services.AddSingleton<IstioMeshState>();
         Services.AddSingleton(static sp =>
         {

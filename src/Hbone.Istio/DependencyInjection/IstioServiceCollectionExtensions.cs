@@ -15,8 +15,22 @@ public static class IstioServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
         services.AddOptions<IstioConnectionOptions>().Configure(configure).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<IstioConnectionOptions>>(new Hbone.HboneOptionsValidator<IstioConnectionOptions>(static o => o.Validate()));
+        services.AddSingleton(Validator<IstioConnectionOptions>(static o => o.Validate()));
         services.AddSingleton(static sp => new ControlPlaneChannel(sp.GetRequiredService<IOptions<IstioConnectionOptions>>().Value));
         return new IstioBuilder(services);
     }
+
+    // Options validation reports ArgumentException; the Istio types throw IstioException(InvalidOptions).
+    internal static IValidateOptions<TOptions> Validator<TOptions>(Action<TOptions> validate)
+        where TOptions : class => new Hbone.HboneOptionsValidator<TOptions>(options =>
+        {
+            try
+            {
+                validate(options);
+            }
+            catch (Hbone.Istio.IstioException ex)
+            {
+                throw new ArgumentException(ex.Message, ex);
+            }
+        });
 }

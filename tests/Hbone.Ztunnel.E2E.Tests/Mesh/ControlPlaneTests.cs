@@ -74,10 +74,28 @@ public sealed class ControlPlaneTests
         await ztunnel.WaitForLineAsync(l => l.Contains("xDS stream", StringComparison.Ordinal) && l.Contains("reconnecting", StringComparison.Ordinal), Deadline);
         var attempts = ztunnel.Lines.Count(l => l.Contains("reconnecting", StringComparison.Ordinal));
         await ztunnel.WaitForLineAsync(l => l.Contains("reconnecting", StringComparison.Ordinal) && ztunnel.Lines.Count(x => x.Contains("reconnecting", StringComparison.Ordinal)) > attempts, Deadline);
-        var notReady = await Assert.ThrowsAsync<HttpRequestException>(() => ztunnel.GetAsync(ZtunnelProcess.ReadinessPort, "/healthz/ready"));
+        // The readiness port opens after the first attempts: poll until it answers, then it must say 503.
+        HttpRequestException? notReady = null;
+        await Lifecycle.UntilAsync(async () =>
+        {
+            try
+            {
+                await ztunnel.GetAsync(ZtunnelProcess.ReadinessPort, "/healthz/ready");
+                return true;
+            }
+            catch (HttpRequestException ex) when (ex.StatusCode is not null)
+            {
+                notReady = ex;
+                return true;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, Deadline, "the readiness port answering");
 
         Assert.False(ztunnel.HasExited);
-        Assert.True(notReady.StatusCode == HttpStatusCode.ServiceUnavailable, notReady.Message);
+        Assert.True(notReady?.StatusCode == HttpStatusCode.ServiceUnavailable, notReady?.Message ?? "the ztunnel answered ready without istiod");
         Assert.Empty((await DumpAsync(ztunnel)).GetProperty("workloads").EnumerateArray());
         Assert.DoesNotContain(ztunnel.Lines, l => l.Contains("   at ", StringComparison.Ordinal));
     }
