@@ -88,6 +88,7 @@ await using (host)
                 Snapshot = () => host.Store.Current,
                 Pods = host.Pods.Describe,
                 Certificates = () => host.Certificates,
+                Xds = () => host.Xds,
                 WriteMetrics = exporter.WriteTo,
                 IsReady = () => host.IsReady,
                 RequestShutdown = host.RequestShutdown,

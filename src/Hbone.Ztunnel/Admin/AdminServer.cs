@@ -174,7 +174,7 @@ public sealed class AdminServer : IAsyncDisposable
         context.Response.ContentType = "application/json";
         await using (var writer = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions { Indented = true }))
         {
-            ConfigDump.Write(writer, snapshot, pods, _options.Certificates());
+            ConfigDump.Write(writer, snapshot, pods, _options.Certificates(), _options.Xds());
             await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
         }
     }

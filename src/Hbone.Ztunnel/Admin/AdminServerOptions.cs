@@ -21,6 +21,9 @@ public sealed class AdminServerOptions
     /// <summary>The enrolled pods to dump; read on each <c>/config_dump</c>. None unless set.</summary>
     public Func<IReadOnlyList<EnrolledPod>> Pods { get; set; } = static () => [];
 
+    /// <summary>Supplies the xDS stream's state for <c>/config_dump</c>; null without istiod.</summary>
+    public Func<XdsStatus?> Xds { get; set; } = static () => null;
+
     /// <summary>Supplies the workload certificates for <c>/config_dump</c>.</summary>
     public Func<IReadOnlyList<CertificateInfo>> Certificates { get; set; } = static () => [];
 

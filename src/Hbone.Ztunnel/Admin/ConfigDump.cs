@@ -13,7 +13,8 @@ public static class ConfigDump
     /// <param name="snapshot">The workload state to dump.</param>
     /// <param name="pods">The enrolled pods.</param>
     /// <param name="certificates">The workload certificates, sorted by identity.</param>
-    public static void Write(Utf8JsonWriter w, WorkloadSnapshot snapshot, IReadOnlyList<EnrolledPod> pods, IReadOnlyList<CertificateInfo>? certificates = null)
+    /// <param name="xds">The xDS stream to istiod, when the config comes from it (an <c>xds</c> object; absent otherwise).</param>
+    public static void Write(Utf8JsonWriter w, WorkloadSnapshot snapshot, IReadOnlyList<EnrolledPod> pods, IReadOnlyList<CertificateInfo>? certificates = null, XdsStatus? xds = null)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(snapshot);
@@ -66,6 +67,19 @@ public static class ConfigDump
 
         w.WriteEndArray();
         WriteCertificates(w, certificates ?? []);
+        if (xds is not null)
+        {
+            w.WriteStartObject("xds");
+            w.WriteString("address", xds.Address);
+            w.WriteString("state", xds.State);
+            w.WriteBoolean("ready", xds.Ready);
+            w.WriteNumber("connects", xds.Connects);
+            w.WriteNumber("responses", xds.Responses);
+            w.WriteNumber("acks", xds.Acks);
+            w.WriteNumber("nacks", xds.Nacks);
+            w.WriteEndObject();
+        }
+
         w.WriteEndObject();
     }
 

@@ -74,6 +74,9 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         && (_xds is null || _xds.Ready.IsCompleted)
         && (_config.CaAddress is null || _prefetcher.AllAvailable);
 
+    /// <summary>The xDS stream to istiod, for <c>/config_dump</c>; null with the local config.</summary>
+    public XdsStatus? Xds => _xds?.Status;
+
     /// <summary>The workload certificates, for <c>/config_dump</c>.</summary>
     public IReadOnlyList<CertificateInfo> Certificates => _identities.Describe();
 

@@ -1,4 +1,5 @@
 using Hbone.Istio.ControlPlane;
+using Hbone.Ztunnel.Admin;
 using Hbone.Istio.Xds;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.State;
@@ -56,7 +57,14 @@ internal sealed partial class XdsConfigSource : IAsyncDisposable
     public Task Ready => _client.Ready;
 
     /// <summary>The stream's state and counters, for <c>/config_dump</c>.</summary>
-    public DeltaXdsClient Client => _client;
+    public XdsStatus Status
+    {
+        get
+        {
+            var statistics = _client.Statistics;
+            return new XdsStatus(_channel.Options.Address.ToString(), _client.State.ToString(), _client.Ready.IsCompleted, statistics.Connects, statistics.Responses, statistics.Acks, statistics.Nacks);
+        }
+    }
 
     /// <summary>Connects (in the background; failures are retried with backoff).</summary>
     /// <exception cref="Hbone.Istio.IstioException">An <c>ISTIO_METAJSON_*</c> value is not JSON.</exception>

@@ -26,6 +26,9 @@ public sealed class ControlPlaneTests
         var echoCert = dumpB.GetProperty("certificates").EnumerateArray().Single(c => c.GetProperty("identity").GetString() == "spiffe://cluster.local/ns/default/sa/echo");
         Assert.Equal("Available", echoCert.GetProperty("state").GetString());
         Assert.Contains(controlPlane.Lines, l => l.Contains("ca: issued identity=spiffe://cluster.local/ns/default/sa/echo node=node-b", StringComparison.Ordinal));
+        var xds = dumpB.GetProperty("xds");
+        Assert.Equal(("Connected", true, 0L), (xds.GetProperty("state").GetString(), xds.GetProperty("ready").GetBoolean(), xds.GetProperty("nacks").GetInt64()));
+        Assert.True(xds.GetProperty("acks").GetInt64() >= 2);
 
         using var tunnel = await PodSockets.ConnectAsync(lab.Client.NetnsPath, lab.EchoVip, Deadline);
         Assert.Equal("before"u8.ToArray(), await Lifecycle.EchoAsync(tunnel, "before"u8.ToArray(), Deadline));
