@@ -27,7 +27,8 @@ public sealed class CertificateDetails
     /// <summary>End of validity, ISO-8601 UTC.</summary>
     public string ExpirationTime { get; }
 
-    internal static CertificateDetails From(X509Certificate2 certificate) => new(
+    /// <summary>Describes <paramref name="certificate"/>.</summary>
+    public static CertificateDetails From(X509Certificate2 certificate) => new(
         certificate.ExportCertificatePem() + "\n",
         certificate.SerialNumber,
         certificate.NotBefore.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),

@@ -25,7 +25,7 @@ public sealed class AdminServerOptions
     public Func<XdsStatus?> Xds { get; set; } = static () => null;
 
     /// <summary>Supplies the workload certificates for <c>/config_dump</c>.</summary>
-    public Func<IReadOnlyList<CertificateInfo>> Certificates { get; set; } = static () => [];
+    public Func<IReadOnlyList<Hbone.Istio.Ca.CertificateStatus>> Certificates { get; set; } = static () => [];
 
     /// <summary>Writes the metrics in the Prometheus text format (0.0.4). Writes nothing unless set.</summary>
     public Action<TextWriter> WriteMetrics { get; set; } = static _ => { };

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Hbone.Istio.Ca;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.State;
 
@@ -14,7 +15,7 @@ public static class ConfigDump
     /// <param name="pods">The enrolled pods.</param>
     /// <param name="certificates">The workload certificates, sorted by identity.</param>
     /// <param name="xds">The xDS stream to istiod, when the config comes from it (an <c>xds</c> object; absent otherwise).</param>
-    public static void Write(Utf8JsonWriter w, WorkloadSnapshot snapshot, IReadOnlyList<EnrolledPod> pods, IReadOnlyList<CertificateInfo>? certificates = null, XdsStatus? xds = null)
+    public static void Write(Utf8JsonWriter w, WorkloadSnapshot snapshot, IReadOnlyList<EnrolledPod> pods, IReadOnlyList<CertificateStatus>? certificates = null, XdsStatus? xds = null)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(snapshot);
@@ -83,14 +84,15 @@ public static class ConfigDump
         w.WriteEndObject();
     }
 
-    private static void WriteCertificates(Utf8JsonWriter w, IReadOnlyList<CertificateInfo> certificates)
+    // ztunnel's form: "Available", "Initializing", or "Unavailable: <why>".
+    private static void WriteCertificates(Utf8JsonWriter w, IReadOnlyList<CertificateStatus> certificates)
     {
         w.WriteStartArray("certificates");
-        foreach (CertificateInfo certificate in certificates)
+        foreach (CertificateStatus certificate in certificates)
         {
             w.WriteStartObject();
             w.WriteString("identity", certificate.Identity);
-            w.WriteString("state", certificate.State);
+            w.WriteString("state", certificate.State == "Unavailable" && certificate.LastError is { } error ? $"Unavailable: {error}" : certificate.State);
             WriteChain(w, "certChain", certificate.CertChain);
             WriteChain(w, "rootCerts", certificate.RootCerts);
             w.WriteEndObject();
@@ -99,10 +101,10 @@ public static class ConfigDump
         w.WriteEndArray();
     }
 
-    private static void WriteChain(Utf8JsonWriter w, string name, IReadOnlyList<CertificateDetail> chain)
+    private static void WriteChain(Utf8JsonWriter w, string name, IReadOnlyList<CertificateDetails> chain)
     {
         w.WriteStartArray(name);
-        foreach (CertificateDetail detail in chain)
+        foreach (CertificateDetails detail in chain)
         {
             w.WriteStartObject();
             w.WriteString("pem", detail.Pem);

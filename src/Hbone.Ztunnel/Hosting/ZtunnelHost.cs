@@ -78,7 +78,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
     public XdsStatus? Xds => _xds?.Status;
 
     /// <summary>The workload certificates, for <c>/config_dump</c>.</summary>
-    public IReadOnlyList<CertificateInfo> Certificates => _identities.Describe();
+    public IReadOnlyList<Hbone.Istio.Ca.CertificateStatus> Certificates => _identities.Describe();
 
     /// <summary>Completes when an operator asked for shutdown (<c>/quitquitquit</c>).</summary>
     public Task ShutdownRequested => _shutdownRequested.Task;

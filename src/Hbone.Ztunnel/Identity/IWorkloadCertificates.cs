@@ -1,5 +1,5 @@
 using Hbone.Identity;
-using Hbone.Ztunnel.Admin;
+using Hbone.Istio.Ca;
 
 namespace Hbone.Ztunnel.Identity;
 
@@ -25,5 +25,5 @@ internal interface IWorkloadCertificates : ITrustBundleSource, IAsyncDisposable
     bool IsAvailable(SpiffeId id);
 
     /// <summary>The certificates for <c>/config_dump</c>, sorted by identity.</summary>
-    IReadOnlyList<CertificateInfo> Describe();
+    IReadOnlyList<CertificateStatus> Describe();
 }

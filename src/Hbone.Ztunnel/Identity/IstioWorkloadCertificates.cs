@@ -1,7 +1,6 @@
 using Hbone.Identity;
 using Hbone.Istio.Ca;
 using Hbone.Istio.ControlPlane;
-using Hbone.Ztunnel.Admin;
 using Hbone.Ztunnel.Config;
 using Microsoft.Extensions.Logging;
 
@@ -43,33 +42,11 @@ internal sealed class IstioWorkloadCertificates : IWorkloadCertificates
 
     public bool IsAvailable(SpiffeId id) => _manager.IsAvailable(id);
 
-    public IReadOnlyList<CertificateInfo> Describe()
-    {
-        var certificates = new List<CertificateInfo>();
-        foreach (CertificateStatus status in _manager.Describe())
-        {
-            string state = status.LastError is { } error && status.State != "Available" ? $"{status.State}: {error}" : status.State;
-            certificates.Add(new CertificateInfo(status.Identity, state, Details(status.CertChain), Details(status.RootCerts)));
-        }
-
-        certificates.Sort((a, b) => string.CompareOrdinal(a.Identity, b.Identity));
-        return certificates;
-    }
+    public IReadOnlyList<CertificateStatus> Describe() => _manager.Describe();
 
     public async ValueTask DisposeAsync()
     {
         await _manager.DisposeAsync().ConfigureAwait(false);
         _channel.Dispose();
-    }
-
-    private static List<CertificateDetail> Details(IReadOnlyList<CertificateDetails> chain)
-    {
-        var details = new List<CertificateDetail>(chain.Count);
-        foreach (CertificateDetails c in chain)
-        {
-            details.Add(new CertificateDetail(c.Pem, c.SerialNumber, c.ValidFrom, c.ExpirationTime));
-        }
-
-        return details;
     }
 }

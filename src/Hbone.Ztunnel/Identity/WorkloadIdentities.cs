@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Hbone.Identity;
-using Hbone.Ztunnel.Admin;
+using Hbone.Istio.Ca;
 
 namespace Hbone.Ztunnel.Identity;
 
@@ -100,27 +100,27 @@ internal sealed class WorkloadIdentities : IWorkloadCertificates, IDisposable
     public bool IsAvailable(SpiffeId id) => _sources.TryGetValue(id, out var lazy) && lazy.IsValueCreated;
 
     /// <inheritdoc />
-    public IReadOnlyList<CertificateInfo> Describe()
+    public IReadOnlyList<CertificateStatus> Describe()
     {
-        var roots = new List<CertificateDetail>();
+        var roots = new List<CertificateDetails>();
         foreach (var root in _bundle.Roots)
         {
-            roots.Add(CertificateDetail.Of(root));
+            roots.Add(CertificateDetails.From(root));
         }
 
-        var certificates = new List<CertificateInfo>();
+        var certificates = new List<CertificateStatus>();
         foreach (var (id, lazy) in _sources)
         {
             if (lazy.IsValueCreated)
             {
                 var svid = lazy.Value.GetSvid();
-                var chain = new List<CertificateDetail> { CertificateDetail.Of(svid.Certificate) };
+                var chain = new List<CertificateDetails> { CertificateDetails.From(svid.Certificate) };
                 foreach (var intermediate in svid.Intermediates)
                 {
-                    chain.Add(CertificateDetail.Of(intermediate));
+                    chain.Add(CertificateDetails.From(intermediate));
                 }
 
-                certificates.Add(new CertificateInfo(id.ToString(), "Available", chain, roots));
+                certificates.Add(new CertificateStatus(id.ToString(), "Available", null, chain, roots));
             }
         }
 
