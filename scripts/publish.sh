@@ -4,6 +4,7 @@
 #   artifacts/publish/hbone/hbone
 # and prints each binary's size and the publish time. Warnings are errors (Directory.Build.props), trim and AOT
 # warnings included. Usage: scripts/publish.sh [program ...]  (names as above; default: all three).
+# Exit codes: 0 published, 1 a publish failed, 2 an unknown program.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,17 +18,21 @@ declare -A projects=([hbone-ztunnel]=Hbone.Ztunnel [hbone-ztunnel-cni]=Hbone.Ztu
 names=("$@")
 ((${#names[@]} > 0)) || names=(hbone-ztunnel hbone-ztunnel-cni hbone)
 
+for name in "${names[@]}"; do
+    [[ -n ${projects[$name]:-} ]] || { echo "publish.sh: unknown program '$name' (hbone-ztunnel, hbone-ztunnel-cni, hbone)" >&2; exit 2; }
+done
+
 mkdir -p artifacts/packages   # nuget.config lists it as a source; restore fails if it does not exist yet
 for name in "${names[@]}"; do
-    project=${projects[$name]:-}
-    [[ -n $project ]] || { echo "publish.sh: unknown program '$name' (hbone-ztunnel, hbone-ztunnel-cni, hbone)" >&2; exit 2; }
+    project=${projects[$name]}
     out=artifacts/publish/$name
     rm -rf "$out"
     start=$SECONDS
     dotnet publish "src/$project" -c Release -r linux-x64 -p:PublishAot=true -o "$out" -nologo
-    # The native binary takes the assembly's name; the command's name is the one users type.
+    # The native binary takes the assembly's name; the command's name is the one users type. Its symbols stay in
+    # $project.dbg, the name its .gnu_debuglink gives gdb and perf. The libraries' .pdb/.xml are of no use to it.
     mv "$out/$project" "$out/$name"
-    mv "$out/$project.dbg" "$out/$name.dbg"
+    rm -f "$out"/*.pdb "$out"/*.xml
     echo "$name: published in $((SECONDS - start)) s"
 done
 
