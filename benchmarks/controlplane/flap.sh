@@ -13,7 +13,7 @@
 # from the file write for up-changes); and the ztunnels' /healthz/ready while the control plane is down.
 # Reports: long-lived connections lost (expected 0), new connections attempted/failed in down and up phases (expected
 # 0 failed), the per-cycle table and medians; a cycle that does not reconnect or converge within 30 s is reported as
-# "timeout" with the logs' tails. The control plane's and ztunnels' logs are kept in artifacts/controlplane-bench/.
+# "timeout". The control plane's, ztunnels' and load's logs are kept in artifacts/controlplane-bench/<date>-flap-logs/.
 #
 # Usage: benchmarks/controlplane/flap.sh [--quick] [--control] [--duration S] [--period S] [--down S] [--long N] [--rate R]
 #   --duration S  how long to flap (300); --quick: 40
@@ -23,8 +23,8 @@
 #   --long N      long-lived connections (8);  --rate R  new short connections per second (20)
 # ZTUNNEL_ENV="NAME=VALUE ..." is passed to both ztunnels (e.g. DOTNET_gcServer=0).
 # Writes the markdown to stdout and to artifacts/controlplane-bench/<date>.md; progress goes to stderr.
-# Exit codes: 0 every check passed, 1 set-up error, 2 measured but a check failed (lost tunnels, failed connections in
-# a down phase, no reconnect or no convergence within 30 s).
+# Exit codes: 0 every check passed, 1 set-up error, 2 measured but a check failed (a lost tunnel, a failed new
+# connection, no reconnect or no convergence within 30 s).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
