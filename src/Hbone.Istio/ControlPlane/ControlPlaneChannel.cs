@@ -14,6 +14,9 @@ public sealed class ControlPlaneChannel : IDisposable
     // ztunnel accepts xDS responses up to 200 MiB: a large mesh's first push is big.
     private const int MaxReceiveMessageSize = 200 * 1024 * 1024;
 
+    // The longest the channel itself waits between connect attempts (see the constructor).
+    private static readonly TimeSpan ChannelReconnectBackoff = TimeSpan.FromSeconds(1);
+
     /// <summary>Opens the channel (no connection is made until the first call).</summary>
     /// <exception cref="IstioException">The options are invalid or the root certificate cannot be read.</exception>
     public ControlPlaneChannel(IstioConnectionOptions options)
@@ -46,6 +49,15 @@ public sealed class ControlPlaneChannel : IDisposable
             HttpHandler = handler,
             DisposeHttpClient = true,
             MaxReceiveMessageSize = MaxReceiveMessageSize,
+            // The callers pace their own retries (the xDS client: 10 ms doubling to 15 s). The channel's subchannel has a
+            // second backoff (by default 1 s, x1.6 per failed connect, up to 120 s) during which every call fails at once
+            // with "Error connecting to subchannel" without trying to connect: with the defaults, a ztunnel whose istiod
+            // was back and listening still failed its next attempt and waited one more xDS backoff step (benchmarks/
+            // controlplane/flap.sh: 54 of 58 reconnects, ~5 s after a 3 s outage), and after a long outage the 120 s cap
+            // could hold calls off that long after istiod returns. A short channel backoff (connect attempts at most
+            // about once a second while istiod is down) leaves the pacing to the callers.
+            InitialReconnectBackoff = ChannelReconnectBackoff / 10,
+            MaxReconnectBackoff = ChannelReconnectBackoff,
         });
     }
 
