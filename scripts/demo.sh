@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job: the life of a packet through the reference ztunnel, in the two-node lab of scripts/lab/mesh-lab.sh:
-#   1. builds the ztunnel, the node agent (cni) and the hbone CLI; creates the lab "demo" and shows plain routing;
+#   1. publishes the ztunnel, the node agent (cni) and the hbone CLI as Native AOT binaries (scripts/publish.sh;
+#      nothing to do when they are newer than the sources) and builds the development control plane; creates the
+#      lab "demo" and shows plain routing;
 #   2. makes the mesh CA, starts a development control plane (samples/ControlPlane: xDS from the lab's YAML and a CA,
 #      like istiod on 15012), a node agent and a ztunnel in each node's namespace; each ztunnel gets its workloads,
 #      services and policies over delta xDS and every pod certificate from the control plane's CA over gRPC; enrolls
@@ -51,10 +53,9 @@ wait_for_line() {
     echo "demo: timed out waiting for '$pattern' in $file:" >&2; tail -n 30 "$file" >&2; return 1
 }
 
-step "Building the ztunnel, the node agent, the hbone CLI and the development control plane (Release)"
-for project in src/Hbone.Ztunnel src/Hbone.Ztunnel.Cni src/Hbone.Cli; do
-    dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
-done
+step "Publishing the ztunnel, the node agent and the hbone CLI (Native AOT), building the development control plane"
+mesh_publish "$work/publish.log"
+grep -E ': up to date$|: published in|MiB' "$work/publish.log" | sed 's/^/  /'
 mesh_build_control_plane "$work/build-control-plane.log"
 
 step "The lab: two nodes, four pods, routed like Calico (mesh-lab.sh up $PREFIX)"
@@ -96,7 +97,7 @@ echo "\$ ip netns exec $PREFIX-client curl http://$LAB_POD_ECHO_IP:$LAB_ECHO_TAR
 in_ns "$PREFIX-client" curl -sS --max-time 5 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 
 step "The mesh CA (hbone certs) and a development istiod: xDS from the lab's YAML, certificates from the CA"
-dotnet "$HBONE" certs --out "$work/ca" --identity default/demo >/dev/null
+"$HBONE" certs --out "$work/ca" --identity default/demo >/dev/null
 ls "$work/ca" | sed 's/^/  /'
 "$LAB" config "$PREFIX" >"$work/config.yaml"
 echo "  mesh config: $work/config.yaml ($(grep -c '^- uid:' "$work/config.yaml") workloads, 1 service), served over delta xDS"
@@ -161,9 +162,9 @@ grep -q "client $LAB_POD_CLIENT_IP:" "$work/app-echo.log" ||
 
 step "(5) The workloads as node-a's ztunnel knows them"
 echo "\$ ip netns exec $PREFIX-node-a hbone ztunnel workloads --admin 127.0.0.1:15000"
-in_ns "$PREFIX-node-a" dotnet "$HBONE" ztunnel workloads --admin 127.0.0.1:15000
+in_ns "$PREFIX-node-a" "$HBONE" ztunnel workloads --admin 127.0.0.1:15000
 echo "\$ ip netns exec $PREFIX-node-a hbone ztunnel services --admin 127.0.0.1:15000"
-in_ns "$PREFIX-node-a" dotnet "$HBONE" ztunnel services --admin 127.0.0.1:15000
+in_ns "$PREFIX-node-a" "$HBONE" ztunnel services --admin 127.0.0.1:15000
 
 step "(6) Over gRPC: the control plane's log, and the pod certificates node-b's ztunnel got from its CA"
 sed 's/^/  /' "$work/control-plane.log"

@@ -4,7 +4,9 @@
 #   artifacts/publish/hbone/hbone
 # and prints each binary's size and the publish time. Warnings are errors (Directory.Build.props), trim and AOT
 # warnings included. Usage: scripts/publish.sh [program ...]  (names as above; default: all three).
-# Exit codes: 0 published, 1 a publish failed, 2 an unknown program.
+# A binary newer than every input (anything under src/ but bin/ and obj/, the repository's build files, this script)
+# is up to date and not published again; FORCE=1 publishes anyway.
+# Exit codes: 0 published (or up to date), 1 a publish failed, 2 an unknown program.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,10 +24,21 @@ for name in "${names[@]}"; do
     [[ -n ${projects[$name]:-} ]] || { echo "publish.sh: unknown program '$name' (hbone-ztunnel, hbone-ztunnel-cni, hbone)" >&2; exit 2; }
 done
 
+# up_to_date BINARY: the binary exists and no input is newer (directories count: a file removed or renamed).
+inputs=(src Directory.Build.props Directory.Packages.props global.json nuget.config scripts/publish.sh)
+up_to_date() {
+    [[ ${FORCE:-0} != 1 && -f $1 ]] &&
+        [[ -z $(find "${inputs[@]}" \( -name bin -o -name obj \) -prune -o -newer "$1" -print -quit) ]]
+}
+
 mkdir -p artifacts/packages   # nuget.config lists it as a source; restore fails if it does not exist yet
 for name in "${names[@]}"; do
     project=${projects[$name]}
     out=artifacts/publish/$name
+    if up_to_date "$out/$name"; then
+        echo "$name: up to date"
+        continue
+    fi
     rm -rf "$out"
     start=$SECONDS
     dotnet publish "src/$project" -c Release -r linux-x64 -p:PublishAot=true -o "$out" -nologo

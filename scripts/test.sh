@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds, packs and tests the whole solution, then prints "N passed, N failed[, N skipped]".
+# Builds, packs, publishes (the three programs as Native AOT binaries) and tests the whole solution, then prints
+# "N passed, N failed[, N skipped]".
 # This is the project's test command: CI runs it through .ci/run on a fresh Debian machine.
 set -euo pipefail
 
@@ -29,6 +30,10 @@ rm -rf artifacts/samples-nuget
 for sample in samples/Client samples/Gateway samples/ControlPlane; do
     NUGET_PACKAGES="$PWD/artifacts/samples-nuget" dotnet build "$sample" -c Release
 done
+
+# --- 3c. The ztunnel, its node agent and the CLI as Native AOT binaries (artifacts/publish/<name>/<name>): the
+# end-to-end tests and the demo run these, as a user would. publish.sh installs the C toolchain it links with.
+./scripts/publish.sh
 
 # --- 4. Test -----------------------------------------------------------------------------------
 # TRX files give exact counts for the summary; the hang timeout turns a stuck test into a dump and

@@ -58,7 +58,7 @@ WAIT_LIMIT=30   # seconds for a reconnect or a convergence, per cycle
 # shellcheck source=../../scripts/lab/mesh-lib.sh
 . scripts/lab/mesh-lib.sh
 eval "$("$LAB" env "$PREFIX")"
-HBONE=(dotnet "$MESH_HBONE")
+HBONE=("$MESH_HBONE")
 BENCH=(dotnet benchmarks/Hbone.TunnelBench/bin/Release/net10.0/Hbone.TunnelBench.dll)
 
 stamp=$(date -u '+%Y-%m-%d-%H%M%S')
@@ -173,10 +173,9 @@ ready_code() { in_ns "$PREFIX-$1" curl -s -o /dev/null -w '%{http_code}' --max-t
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 # --- Set-up
-log "building the ztunnel, the node agent, the hbone CLI, Hbone.TunnelBench and the development control plane (Release)"
-for project in src/Hbone.Ztunnel src/Hbone.Ztunnel.Cni src/Hbone.Cli benchmarks/Hbone.TunnelBench; do
-    dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; die "build of $project failed"; }
-done
+log "publishing the ztunnel, the node agent and the hbone CLI (Native AOT); building Hbone.TunnelBench and the development control plane (Release)"
+mesh_publish "$work/publish.log" || die "scripts/publish.sh failed"
+dotnet build benchmarks/Hbone.TunnelBench -c Release -v quiet -nologo >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; die "build of Hbone.TunnelBench failed"; }
 mesh_build_control_plane "$work/build-control-plane.log" || die "building samples/ControlPlane failed"
 ./scripts/ensure-packages.sh iproute2 iptables curl python3 >/dev/null
 

@@ -122,16 +122,14 @@ print("\n".join(out))
 EOF
 }
 
-log "building the ztunnel, the node agent, the hbone CLI and the development control plane (Release)"
-for project in src/Hbone.Ztunnel src/Hbone.Ztunnel.Cni src/Hbone.Cli; do
-    dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; die "build of $project failed"; }
-done
+log "publishing the ztunnel, the node agent and the hbone CLI (Native AOT); building the development control plane (Release)"
+mesh_publish "$work/publish.log" || die "scripts/publish.sh failed"
 mesh_build_control_plane "$work/build-control-plane.log" || die "building samples/ControlPlane failed"
 ./scripts/ensure-packages.sh iproute2 iptables curl python3 >/dev/null
 
 log "lab: $LAB up $PREFIX"
 "$LAB" up "$PREFIX"
-dotnet "$MESH_HBONE" certs --out "$work/ca" --identity default/ready >"$work/certs.log" 2>&1 || die "hbone certs failed"
+"$MESH_HBONE" certs --out "$work/ca" --identity default/ready >"$work/certs.log" 2>&1 || die "hbone certs failed"
 "$LAB" config "$PREFIX" >"$work/base.yaml"
 lab_workloads=$(grep -c '^- uid:' "$work/base.yaml")
 lab_services=$(sed -n '/^services:/,$p' "$work/base.yaml" | grep -c '^- name:')

@@ -6,7 +6,8 @@
 # and, in the two-node lab of scripts/lab/mesh-lab.sh (network namespaces, prefix "ztbench"; needs root):
 #   lab-direct  client pod -> echo pod, plain routed TCP (run before anything is enrolled)
 #   ztunnel     client pod -> VIP 10.96.0.10:80, captured to node-a's ztunnel (15001) -> HBONE -> node-b's
-#               ztunnel (15008) -> echo pod:8080 (Release builds; throughput and latency columns only)
+#               ztunnel (15008) -> echo pod:8080 (the Native AOT binaries of scripts/publish.sh, published here
+#               when out of date; throughput and latency columns only)
 # Columns: iperf3 single-stream throughput, 1 KB request/response latency over a warm tunnel,
 # new tunnels per second, RSS per idle tunnel. Upstreams are iperf3 -s and Hbone.TunnelBench's
 # echo server. Everything listens on 127.0.0.1 and is stopped on exit, also on failure.
@@ -120,8 +121,8 @@ wait_line() {
 json() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 median() { python3 -c 'import statistics, sys; print(statistics.median(float(v) for v in sys.argv[1:]))' "$@"; }
 
-log "building Hbone.Cli, Hbone.Ztunnel, Hbone.Ztunnel.Cni and Hbone.TunnelBench (Release)"
-for project in src/Hbone.Cli src/Hbone.Ztunnel src/Hbone.Ztunnel.Cni benchmarks/Hbone.TunnelBench; do
+log "building Hbone.Cli and Hbone.TunnelBench (Release)"
+for project in src/Hbone.Cli benchmarks/Hbone.TunnelBench; do
     dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || fail_with_log "build of $project failed" build
 done
 # Arrays, not shell functions: a function started with & runs in a subshell, and $! would be that
@@ -204,6 +205,8 @@ mesh_up() {
     [[ -e $work/mesh-up ]] && return 0
     lab_up
     touch "$work/mesh-up"
+    log "lab: publishing the ztunnel and the node agent (scripts/publish.sh, Native AOT)"
+    ./scripts/publish.sh hbone-ztunnel hbone-ztunnel-cni >"$work/publish.log" 2>&1 || fail_with_log "scripts/publish.sh failed" publish
     log "lab: node agents, client and echo enrolled, ztunnels${ztunnel_env[*]:+ (${ztunnel_env[*]})}"
     "${hbone[@]}" certs --out "$work/lab-ca" --identity default/bench >"$work/lab-certs.log" 2>&1 || fail_with_log "hbone certs (lab CA) failed" lab-certs
     scripts/lab/mesh-lab.sh config "$lab" >"$work/lab-config.yaml"

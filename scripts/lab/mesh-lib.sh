@@ -1,14 +1,23 @@
 # Shared steps for scripts that run the reference ztunnel in the mesh lab (scripts/demo.sh,
 # benchmarks/tunnel/run.sh): a node agent and a ztunnel per node, pod enrollment, bounded readiness waits.
 # Source it from the repository root after `eval "$(scripts/lab/mesh-lab.sh env PREFIX)"`; needs root.
-# Starters run the program in the background and set MESH_PID (the dotnet process: `ip netns exec` and
+# The ztunnel, the node agent and the CLI are the Native AOT binaries of scripts/publish.sh (mesh_publish); the
+# development control plane is a dotnet program (mesh_build_control_plane).
+# Starters run the program in the background and set MESH_PID (the program's process: `ip netns exec` and
 # `env` exec it); the caller records it and stops it. Waits return 1 with the log's tail on stderr.
 
-MESH_ZTUNNEL=src/Hbone.Ztunnel/bin/Release/net10.0/Hbone.Ztunnel.dll
-MESH_CNI=src/Hbone.Ztunnel.Cni/bin/Release/net10.0/Hbone.Ztunnel.Cni.dll
-MESH_HBONE=src/Hbone.Cli/bin/Release/net10.0/Hbone.Cli.dll
+MESH_ZTUNNEL=artifacts/publish/hbone-ztunnel/hbone-ztunnel
+MESH_CNI=artifacts/publish/hbone-ztunnel-cni/hbone-ztunnel-cni
+MESH_HBONE=artifacts/publish/hbone/hbone
 MESH_CONTROL_PLANE=samples/ControlPlane/bin/Release/net10.0/controlplane.dll
 MESH_CONTROL_PLANE_PORT=15012
+
+# mesh_publish LOG: publishes the ztunnel, the node agent and the CLI (scripts/publish.sh: minutes the first time,
+# nothing when the binaries are newer than the sources); the log is shown on failure.
+mesh_publish() {
+    local log=$1
+    ./scripts/publish.sh >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+}
 
 # mesh_build_control_plane LOG: packs Hbone and Hbone.Istio and builds samples/ControlPlane from them, as a user's
 # project would (a private package cache, so the packages just packed are the ones used).
@@ -51,7 +60,7 @@ mesh_wait_control_plane() {
 mesh_start_agent() {
     local prefix=$1 node=$2 dir=$3 log=$4
     mkdir -p "$dir/$node/pods"
-    ip netns exec "$prefix-$node" dotnet "$MESH_CNI" agent --socket "$dir/$node/ztunnel.sock" --pods-dir "$dir/$node/pods" \
+    ip netns exec "$prefix-$node" "$MESH_CNI" agent --socket "$dir/$node/ztunnel.sock" --pods-dir "$dir/$node/pods" \
         >"$log" 2>&1 &
     MESH_PID=$!
 }
@@ -72,7 +81,7 @@ mesh_wait_socket() {
 mesh_enroll() {
     local prefix=$1 pod=$2 dir=$3 key node_var uid_var
     key=$(echo "$pod" | tr 'a-z-' 'A-Z_'); node_var=LAB_POD_${key}_NODE uid_var=LAB_POD_${key}_UID
-    dotnet "$MESH_CNI" enroll --netns "$prefix-$pod" --pods-dir "$dir/${!node_var}/pods" --uid "${!uid_var}" \
+    "$MESH_CNI" enroll --netns "$prefix-$pod" --pods-dir "$dir/${!node_var}/pods" --uid "${!uid_var}" \
         --name "$pod" --namespace default --service-account "$pod"
 }
 
@@ -83,7 +92,7 @@ mesh_start_ztunnel() {
     shift 6
     ip netns exec "$prefix-$node" env LOCAL_XDS_PATH="$config" NODE_NAME="$node" INPOD_UDS="$dir/$node/ztunnel.sock" \
         CA_ROOT_CERT="$ca/ca.pem" CA_ROOT_KEY="$ca/ca.key" "$@" \
-        dotnet "$MESH_ZTUNNEL" >"$log" 2>"$log.err" &
+        "$MESH_ZTUNNEL" >"$log" 2>"$log.err" &
     MESH_PID=$!
 }
 
@@ -97,7 +106,7 @@ mesh_start_ztunnel_istiod() {
         CA_ROOT_CA="$ca/ca.pem" AUTH_TOKEN="$dir/$node/istio-token" NODE_NAME="$node" POD_NAME="ztunnel-$node" \
         POD_NAMESPACE=istio-system INSTANCE_IP="$(ip -n "$prefix-$node" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)" \
         INPOD_UDS="$dir/$node/ztunnel.sock" "$@" \
-        dotnet "$MESH_ZTUNNEL" >"$log" 2>"$log.err" &
+        "$MESH_ZTUNNEL" >"$log" 2>"$log.err" &
     MESH_PID=$!
 }
 

@@ -16,7 +16,7 @@ internal sealed class AgentProcess : NodeProcess
         PodsDirectory = podsDirectory;
     }
 
-    /// <summary>The built node agent.</summary>
+    /// <summary>The published node agent (hbone-ztunnel-cni).</summary>
     public static string Program => Repo.Program("Hbone.Ztunnel.Cni");
 
     /// <summary>The ZDS socket (the ztunnel's INPOD_UDS).</summary>
@@ -59,12 +59,12 @@ internal sealed class AgentProcess : NodeProcess
     /// <summary>Enrolls <paramref name="pod"/>: in-pod rules plus the pod file this agent hands to the ztunnel.</summary>
     public Task EnrollAsync(LabPod pod, CancellationToken cancellationToken = default) =>
         Shell.RunAsync(
-            ["dotnet", Program, "enroll", "--netns", pod.NetnsPath, "--pods-dir", PodsDirectory, "--uid", pod.Uid, "--name", pod.Name,
+            [Program, "enroll", "--netns", pod.NetnsPath, "--pods-dir", PodsDirectory, "--uid", pod.Uid, "--name", pod.Name,
              "--namespace", LabPod.Namespace, "--service-account", pod.ServiceAccount],
             CommandDeadline,
             cancellationToken);
 
     /// <summary>Removes <paramref name="pod"/> from the mesh: its rules and its pod file.</summary>
     public Task RemoveAsync(LabPod pod, CancellationToken cancellationToken = default) =>
-        Shell.RunAsync(["dotnet", Program, "remove", "--netns", pod.NetnsPath, "--pods-dir", PodsDirectory, "--uid", pod.Uid], CommandDeadline, cancellationToken);
+        Shell.RunAsync([Program, "remove", "--netns", pod.NetnsPath, "--pods-dir", PodsDirectory, "--uid", pod.Uid], CommandDeadline, cancellationToken);
 }

@@ -7,7 +7,7 @@ internal static class DevCa
     public static async Task<string> CreateAsync(string directory, CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(directory);
-        await Shell.RunAsync(["dotnet", Repo.Program("Hbone.Cli"), "certs", "--out", directory, "--identity", "default/lab"], cancellationToken: cancellationToken);
+        await Shell.RunAsync([Repo.Program("Hbone.Cli"), "certs", "--out", directory, "--identity", "default/lab"], cancellationToken: cancellationToken);
         return directory;
     }
 }

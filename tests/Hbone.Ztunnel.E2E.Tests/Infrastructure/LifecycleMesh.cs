@@ -216,7 +216,7 @@ internal static partial class Lifecycle
     /// <summary>Enrolls any namespace under any workload identity (e.g. a uid the config does not know yet).</summary>
     public static Task EnrollAsync(AgentProcess agent, string netnsPath, string uid, string name, string serviceAccount) =>
         Shell.RunAsync(
-            ["dotnet", AgentProcess.Program, "enroll", "--netns", netnsPath, "--pods-dir", agent.PodsDirectory, "--uid", uid, "--name", name,
+            [AgentProcess.Program, "enroll", "--netns", netnsPath, "--pods-dir", agent.PodsDirectory, "--uid", uid, "--name", name,
              "--namespace", LabPod.Namespace, "--service-account", serviceAccount],
             TimeSpan.FromSeconds(60));
 

@@ -4,8 +4,9 @@ using System.Runtime.InteropServices;
 namespace Hbone.Ztunnel.E2E.Tests.Infrastructure;
 
 /// <summary>
-/// A dotnet program running inside a node's namespace (<c>ip netns exec NODE dotnet X.dll</c>; ip execs, so the pid
-/// is dotnet's). Every stdout and stderr line is kept; <see cref="StopAsync"/> sends SIGTERM, then kills.
+/// A program running inside a node's namespace: a published native binary (<c>ip netns exec NODE hbone-ztunnel</c>) or
+/// a framework-dependent dll (<c>ip netns exec NODE dotnet X.dll</c>); ip execs, so the pid is the program's. Every
+/// stdout and stderr line is kept; <see cref="StopAsync"/> sends SIGTERM, then kills.
 /// Processes still running when the test process exits normally are killed too.
 /// </summary>
 internal partial class NodeProcess : IAsyncDisposable
@@ -25,13 +26,13 @@ internal partial class NodeProcess : IAsyncDisposable
 
     static NodeProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
 
-    protected NodeProcess(string displayName, LabNode node, string dll, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment)
+    protected NodeProcess(string displayName, LabNode node, string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment)
     {
         DisplayName = displayName;
         Node = node;
-        if (!File.Exists(dll))
+        if (!File.Exists(program))
         {
-            throw new FileNotFoundException($"{dll} is not built (dotnet build -c {Repo.Configuration})", dll);
+            throw new FileNotFoundException($"{program} is not built (dotnet build -c {Repo.Configuration})", program);
         }
 
         var start = new ProcessStartInfo("ip")
@@ -42,7 +43,7 @@ internal partial class NodeProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = Repo.Root,
         };
-        foreach (var argument in (string[])["netns", "exec", node.Netns, "dotnet", dll, .. arguments])
+        foreach (var argument in (string[])["netns", "exec", node.Netns, .. Repo.Command(program, arguments)])
         {
             start.ArgumentList.Add(argument);
         }
@@ -69,14 +70,14 @@ internal partial class NodeProcess : IAsyncDisposable
         Pid = _process.Id;
     }
 
-    /// <summary>Starts any built dotnet program inside <paramref name="node"/>'s namespace.</summary>
+    /// <summary>Starts any published binary or built dll inside <paramref name="node"/>'s namespace.</summary>
     /// <param name="displayName">A name for messages.</param>
     /// <param name="node">The node whose namespace it runs in.</param>
-    /// <param name="dll">The program, e.g. <c>Repo.Program("Hbone.Cli")</c>.</param>
+    /// <param name="program">The program, e.g. <c>Repo.Program("Hbone.Cli")</c> (a native binary) or a dll.</param>
     /// <param name="arguments">Its arguments.</param>
     /// <param name="environment">Extra environment variables (a null value removes one).</param>
-    public static NodeProcess Start(string displayName, LabNode node, string dll, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null) =>
-        new(displayName, node, dll, arguments, environment ?? new Dictionary<string, string?>());
+    public static NodeProcess Start(string displayName, LabNode node, string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null) =>
+        new(displayName, node, program, arguments, environment ?? new Dictionary<string, string?>());
 
     /// <summary>A name for messages, e.g. <c>ztunnel node-a</c>.</summary>
     public string DisplayName { get; }

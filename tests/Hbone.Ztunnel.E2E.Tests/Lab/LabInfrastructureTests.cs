@@ -6,7 +6,7 @@ using Hbone.Ztunnel.E2E.Tests.Infrastructure;
 namespace Hbone.Ztunnel.E2E.Tests.Lab;
 
 /// <summary>
-/// The fixtures the ztunnel tests stand on, checked with programs that exist today: a dotnet program in a node's
+/// The fixtures the ztunnel tests stand on, checked with programs that exist today: a program in a node's
 /// namespace (output captured, reachable from a pod, stopped by SIGTERM) and HTTP to a node's loopback.
 /// </summary>
 public sealed class LabInfrastructureTests

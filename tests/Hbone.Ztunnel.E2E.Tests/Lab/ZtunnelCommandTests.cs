@@ -11,7 +11,7 @@ public sealed class ZtunnelCommandTests
     [Trait("case", "ZT-CLI-01")]
     public async Task Help_names_the_configuration_and_exits_0()
     {
-        var (exitCode, stdout, stderr) = await Shell.TryRunAsync(["dotnet", Repo.Program("Hbone.Ztunnel"), "--help"], Deadline);
+        var (exitCode, stdout, stderr) = await Shell.TryRunAsync([Repo.Program("Hbone.Ztunnel"), "--help"], Deadline);
 
         Assert.Equal(0, exitCode);
         Assert.Contains("LOCAL_XDS_PATH", stdout, StringComparison.Ordinal);
@@ -26,7 +26,7 @@ public sealed class ZtunnelCommandTests
     [InlineData("CA_ROOT_CERT", "/nonexistent/ca.pem", "hbone-ztunnel: error: ")]
     public async Task Bad_configuration_is_one_line_and_exit_1(string variable, string value, string expectedStart)
     {
-        var (exitCode, stdout, stderr) = await Shell.TryRunAsync(["env", $"{variable}={value}", "dotnet", Repo.Program("Hbone.Ztunnel")], Deadline);
+        var (exitCode, stdout, stderr) = await Shell.TryRunAsync(["env", $"{variable}={value}", Repo.Program("Hbone.Ztunnel")], Deadline);
 
         Assert.Equal(1, exitCode);
         Assert.Equal(string.Empty, stdout);
