@@ -151,15 +151,16 @@ public sealed unsafe partial class ZdsSocket : IDisposable
         }
     }
 
-    /// <summary>Stops blocked sends and receives, then closes the socket.</summary>
+    /// <summary>Stops blocked sends and receives, then closes the socket; a second call does nothing.</summary>
     public void Dispose()
     {
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
         }
-        catch (SocketException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
+            // The owner's loop and its disposer may both close it (ZdsClient.DisposeAsync races the loop's own using).
         }
 
         _socket.Dispose();

@@ -76,5 +76,20 @@ public sealed class ZdsSocketTests : IDisposable
         Assert.Null(await Task.Run(() => agent.Receive(WorkloadResponse.Parser)).WaitAsync(Deadline));
     }
 
+    [Fact]
+    [Trait("case", "CNI-ZDS-09")]
+    public async Task Disposing_twice_is_harmless_as_when_the_client_and_its_loop_both_close_the_socket()
+    {
+        using var listener = new ZdsListener(Path.Combine(_directory, "ztunnel.sock"));
+        var accepting = listener.AcceptAsync(CancellationToken.None);
+        var ztunnel = ZdsSocket.Connect(listener.Path);
+        using var agent = await accepting.WaitAsync(Deadline);
+
+        ztunnel.Dispose();
+        ztunnel.Dispose();
+
+        Assert.Null(await Task.Run(() => agent.Receive(WorkloadResponse.Parser)).WaitAsync(Deadline));
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }
