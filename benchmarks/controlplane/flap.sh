@@ -74,18 +74,7 @@ now() { date +%s.%N; }
 in_ns() { ip netns exec "$1" "${@:2}"; }
 
 # Stops the given pids: SIGTERM, up to 10 s, then SIGKILL.
-stop_pids() {
-    local pid
-    (($# == 0)) && return 0
-    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for _ in $(seq 1 100); do
-        local alive=0
-        for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        ((alive)) || return 0
-        sleep 0.1
-    done
-    for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
-}
+stop_pids() { mesh_stop_pids 10 "$@"; }
 cleanup() {
     local status=$?
     local all=()

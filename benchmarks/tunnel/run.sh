@@ -64,19 +64,10 @@ logs=artifacts/tunnel-bench/$stamp-logs
 work=$(mktemp -d -t tunnel-bench.XXXXXX)
 touch "$work/pids"
 
+# shellcheck source=../../scripts/lab/mesh-lib.sh
+. scripts/lab/mesh-lib.sh
 # Stops the given pids: SIGTERM, up to 5 s for them to exit, then SIGKILL.
-stop_pids() {
-    local pid
-    (($# == 0)) && return 0
-    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        ((alive)) || return 0
-        sleep 0.1
-    done
-    for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
-}
+stop_pids() { mesh_stop_pids 5 "$@"; }
 cleanup() {
     local status=$?
     mapfile -t all <"$work/pids"
@@ -180,8 +171,6 @@ tunnel_hbone() {
 }
 
 # --- The two-node lab: namespaces, in-pod capture, one ztunnel and one node agent per node.
-# shellcheck source=../../scripts/lab/mesh-lib.sh
-. scripts/lab/mesh-lib.sh
 eval "$(scripts/lab/mesh-lab.sh env "$lab")"
 # Bounded wait (15 s) for a TCP listener on PORT inside namespace NS owned by a process that must stay alive.
 wait_port_ns() {

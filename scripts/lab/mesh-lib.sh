@@ -19,6 +19,21 @@ mesh_publish() {
     ./scripts/publish.sh >"$log" 2>&1 || { cat "$log" >&2; return 1; }
 }
 
+# mesh_stop_pids SECONDS PID...: SIGTERM, up to SECONDS (polled every 0.1 s) for them to exit, then SIGKILL.
+mesh_stop_pids() {
+    local seconds=$1 pid
+    shift
+    (($# == 0)) && return 0
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 1 $((seconds * 10))); do
+        local alive=0
+        for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        ((alive)) || return 0
+        sleep 0.1
+    done
+    for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+
 # mesh_build_control_plane LOG: packs Hbone and Hbone.Istio and builds samples/ControlPlane from them, as a user's
 # project would (a private package cache, so the packages just packed are the ones used).
 mesh_build_control_plane() {
