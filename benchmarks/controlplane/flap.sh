@@ -276,10 +276,8 @@ load = json.load(open(load_path))
 bad = []
 def rel(t, t0):
     return None if t in ("timeout", "") else float(t) - float(t0)
-def secs(span):  # "00:00:04.8082204" (a .NET TimeSpan) -> "4.81"
-    if not span: return "-"
-    h, m, s = span.split(":")
-    return f"{int(h) * 3600 + int(m) * 60 + float(s):.2f}"
+def secs(ms):  # the xDS client's "reconnecting in 4808 ms" -> "4.81"
+    return f"{float(ms) / 1000:.2f}" if ms else "-"
 def fmt(v):
     return "**timeout**" if v is None else f"{v:.2f}"
 # A down phase: from the stop until both ztunnels' streams are back (or the next stop when they never came back).
