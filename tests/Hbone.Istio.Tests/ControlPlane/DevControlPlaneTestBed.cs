@@ -1,9 +1,8 @@
 using System.Net;
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using DevControlPlane.Hosting;
 using Grpc.Net.Client;
 using Hbone.Identity;
+using Hbone.Istio.ControlPlane;
 
 namespace Hbone.Istio.Tests.ControlPlane;
 
@@ -15,19 +14,21 @@ internal sealed class DevControlPlaneTestBed : IAsyncDisposable
 
     private readonly string _dir;
 
-    private DevControlPlaneTestBed(string dir, DevelopmentCertificateAuthority ca, DevControlPlaneHost host, GrpcChannel channel)
+    private readonly ControlPlaneChannel _channel;
+
+    private DevControlPlaneTestBed(string dir, DevelopmentCertificateAuthority ca, DevControlPlaneHost host, ControlPlaneChannel channel)
     {
         _dir = dir;
         Ca = ca;
         Host = host;
-        Channel = channel;
+        _channel = channel;
     }
 
     public DevelopmentCertificateAuthority Ca { get; }
 
     public DevControlPlaneHost Host { get; }
 
-    public GrpcChannel Channel { get; }
+    public GrpcChannel Channel => _channel.Channel;
 
     public string ConfigPath => Path.Combine(_dir, "mesh.yaml");
 
@@ -53,20 +54,8 @@ internal sealed class DevControlPlaneTestBed : IAsyncDisposable
 
         using var starting = new CancellationTokenSource(Deadline);
         DevControlPlaneHost host = await DevControlPlaneHost.StartAsync(options, starting.Token);
-        var handler = new SocketsHttpHandler
-        {
-            // Trust exactly the mesh root, as a ztunnel with XDS_ROOT_CA/CA_ROOT_CA does; the name checked is the listen IP.
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                CertificateChainPolicy = new X509ChainPolicy
-                {
-                    TrustMode = X509ChainTrustMode.CustomRootTrust,
-                    RevocationMode = X509RevocationMode.NoCheck,
-                    CustomTrustStore = { ca.RootCertificate },
-                },
-            },
-        };
-        GrpcChannel channel = GrpcChannel.ForAddress($"https://{host.Endpoints[0]}", new GrpcChannelOptions { HttpHandler = handler });
+        // Trust exactly the mesh root, as a ztunnel with XDS_ROOT_CA/CA_ROOT_CA does; the name checked is the listen IP.
+        var channel = new ControlPlaneChannel(new IstioConnectionOptions { Address = new Uri($"https://{host.Endpoints[0]}"), RootCertificate = Path.Combine(dir, "ca.pem") });
         return new DevControlPlaneTestBed(dir, ca, host, channel);
     }
 
@@ -94,7 +83,7 @@ internal sealed class DevControlPlaneTestBed : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Channel.Dispose();
+        _channel.Dispose();
         await Host.DisposeAsync();
         Ca.Dispose();
         Directory.Delete(_dir, recursive: true);

@@ -39,15 +39,8 @@ public sealed class ScriptedAdsServer : IAsyncDisposable
         RootCertificatePath = Path.Combine(directory, "root-cert.pem");
         File.WriteAllText(RootCertificatePath, _ca.ExportRootPem());
         _serverCertificate = _ca.IssueServerCertificate(["istiod.istio-system.svc"], [IPAddress.Loopback]);
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddGrpc();
+        WebApplicationBuilder builder = LoopbackGrpcHost.CreateBuilder(_serverCertificate);
         builder.Services.AddSingleton(this);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
-        {
-            listen.Protocols = HttpProtocols.Http2;
-            listen.UseHttps(_serverCertificate);
-        }));
         _app = builder.Build();
         _app.MapGrpcService<AdsService>();
     }
@@ -70,8 +63,7 @@ public sealed class ScriptedAdsServer : IAsyncDisposable
     public static async Task<ScriptedAdsServer> StartAsync()
     {
         var server = new ScriptedAdsServer(System.IO.Directory.CreateTempSubdirectory("hbone-ads-").FullName);
-        await server._app.StartAsync().WaitAsync(Deadline);
-        server.Address = new Uri(server._app.Urls.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        server.Address = await LoopbackGrpcHost.StartAsync(server._app, Deadline);
         return server;
     }
 

@@ -73,22 +73,13 @@ public sealed class ScriptedCaServer : IAsyncDisposable
     public static async Task<ScriptedCaServer> StartAsync(DevelopmentCertificateAuthority ca, X509Certificate2? serverCertificate = null)
     {
         X509Certificate2 certificate = serverCertificate ?? ca.IssueServerCertificate(["istiod.istio-system.svc"], [IPAddress.Loopback]);
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
-        {
-            listen.Protocols = HttpProtocols.Http2;
-            listen.UseHttps(certificate);
-        }));
-        builder.Services.AddGrpc();
+        WebApplicationBuilder builder = LoopbackGrpcHost.CreateBuilder(certificate);
         builder.Services.AddSingleton<ServerHolder>();
         WebApplication app = builder.Build();
         ScriptedCaServer server = new(app, ca);
         app.MapGrpcService<Service>();
         app.Services.GetRequiredService<ServerHolder>().Server = server;
-        await app.StartAsync();
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.Address = new Uri(address);
+        server.Address = await LoopbackGrpcHost.StartAsync(app, TimeSpan.FromSeconds(30));
         return server;
     }
 
