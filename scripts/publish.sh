@@ -16,6 +16,11 @@ if ! command -v clang >/dev/null && ! command -v gcc >/dev/null; then
     ./scripts/ensure-packages.sh gcc
 fi
 
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+
 declare -A projects=([hbone-ztunnel]=Hbone.Ztunnel [hbone-ztunnel-cni]=Hbone.Ztunnel.Cni [hbone]=Hbone.Cli)
 names=("$@")
 ((${#names[@]} > 0)) || names=(hbone-ztunnel hbone-ztunnel-cni hbone)
