@@ -174,7 +174,8 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         builder.Services.AddHboneServer(options =>
         {
             options.TrustBundle = _identities;
-            options.DrainTimeout = _config.DrainDeadline;
+            // The pods close their tunnels at the deadline with the reason; Kestrel's own abort a second later is only a backstop.
+            options.DrainTimeout = _config.DrainDeadline + TimeSpan.FromSeconds(1);
             options.CertificateSelector = SelectCertificate;
         }).AddHandler(handler.HandleAsync);
         builder.WebHost.UseKestrel(kestrel => kestrel.ListenHbone(PodInboundEndPoint.Instance));
