@@ -58,7 +58,7 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
     .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
 using var metrics = new ZtunnelMetrics();
 using var exporter = new PrometheusExporter(metrics.Meter);
-var reporter = new ConnectionReporter(metrics, new AccessLogWriter(Console.Out, config.JsonLogs));
+using var reporter = new ConnectionReporter(metrics, new AccessLogWriter(Console.Out, config.JsonLogs));
 
 ZtunnelHost host;
 try

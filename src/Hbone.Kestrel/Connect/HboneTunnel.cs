@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Hbone.Http2;
+using Hbone.Relay;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -16,6 +17,7 @@ public sealed class HboneTunnel : IDuplexPipe
     private HboneTunnelStream? _stream;
     private long _bytesFromPeer;
     private long _bytesToPeer;
+    private TunnelRelay? _relay;
 
     internal HboneTunnel(HttpContext httpContext)
     {
@@ -35,10 +37,10 @@ public sealed class HboneTunnel : IDuplexPipe
     public CancellationToken Aborted => _httpContext.RequestAborted;
 
     /// <summary>Payload bytes received from the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>.</summary>
-    public long BytesFromPeer => Interlocked.Read(ref _bytesFromPeer);
+    public long BytesFromPeer => Interlocked.Read(ref _bytesFromPeer) + (Volatile.Read(ref _relay)?.BytesAToB ?? 0);
 
     /// <summary>Payload bytes sent to the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>.</summary>
-    public long BytesToPeer => Interlocked.Read(ref _bytesToPeer);
+    public long BytesToPeer => Interlocked.Read(ref _bytesToPeer) + (Volatile.Read(ref _relay)?.BytesBToA ?? 0);
 
     /// <summary>Sends END_STREAM: the peer sees a half-close and may keep sending.</summary>
     public Task CompleteWritesAsync() => _httpContext.Response.CompleteAsync();
@@ -60,8 +62,14 @@ public sealed class HboneTunnel : IDuplexPipe
     /// Copies the tunnel to and from <paramref name="upstream"/> until both sides half-closed, keeping half-close
     /// both ways. An upstream RST resets the stream with CONNECT_ERROR; a peer reset resets the upstream.
     /// </summary>
-    public Task<TunnelOutcome> CopyToAsync(Socket upstream, CancellationToken cancellationToken = default) =>
-        new TunnelPump(this, upstream).RunAsync(cancellationToken);
+    public Task<TunnelOutcome> CopyToAsync(Socket upstream, CancellationToken cancellationToken = default)
+    {
+        var relay = new TunnelRelay(new HboneTunnelEndpoint(this), RelayEndpoint.Create(upstream));
+
+        // The byte counters read the relay's live counts, so metrics grow while the tunnel is open.
+        Volatile.Write(ref _relay, relay);
+        return relay.RunAsync(cancellationToken);
+    }
 
     /// <summary>
     /// True when the peer ended its side with a HEADERS frame carrying fields (trailers) instead of DATA END_STREAM.

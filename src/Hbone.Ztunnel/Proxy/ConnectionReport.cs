@@ -39,4 +39,7 @@ internal sealed record ConnectionReport
     public int? Status { get; init; }
 
     public string? Error { get; init; }
+
+    /// <summary>The connection's live byte counts while it is open; null when bytes are only known at close.</summary>
+    public LiveBytes? Live { get; init; }
 }

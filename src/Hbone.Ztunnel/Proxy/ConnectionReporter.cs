@@ -1,21 +1,82 @@
+using System.Collections.Concurrent;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Telemetry;
 
 namespace Hbone.Ztunnel.Proxy;
 
-/// <summary>Turns a <see cref="ConnectionReport"/> into Istio's TCP metrics and one access-log line.</summary>
-internal sealed class ConnectionReporter(ZtunnelMetrics metrics, AccessLogWriter accessLog)
+/// <summary>
+/// Turns a <see cref="ConnectionReport"/> into Istio's TCP metrics and one access-log line. Bytes of open
+/// connections with <see cref="ConnectionReport.Live"/> counts are added every poll interval; the close adds the rest.
+/// </summary>
+internal sealed class ConnectionReporter : IDisposable
 {
-    /// <summary>Counts the connection as opened; call once it is authorized and about to reach its destination.</summary>
-    public void Opened(ConnectionReport report) => metrics.ConnectionOpened(Labels(report));
+    /// <summary>How often open connections' bytes reach the counters unless told otherwise.</summary>
+    public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromSeconds(5);
 
-    /// <summary>Logs the connection and, if it was counted as opened, counts it closed with its bytes.</summary>
+    private readonly ZtunnelMetrics metrics;
+    private readonly AccessLogWriter accessLog;
+    private readonly ConcurrentDictionary<LiveBytes, byte> _open = new();
+    private readonly TimeSpan _interval;
+    private readonly TimeProvider _timeProvider;
+    private ITimer? _timer;
+    private int _disposed;
+
+    /// <param name="pollInterval">How often the bytes of open connections are added; <see cref="DefaultPollInterval"/> when null.</param>
+    public ConnectionReporter(ZtunnelMetrics metrics, AccessLogWriter accessLog, TimeSpan? pollInterval = null, TimeProvider? timeProvider = null)
+    {
+        this.metrics = metrics;
+        this.accessLog = accessLog;
+        _interval = pollInterval ?? DefaultPollInterval;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Counts the connection as opened; call once it is authorized and about to reach its destination.</summary>
+    public void Opened(ConnectionReport report)
+    {
+        var labels = Labels(report);
+        metrics.ConnectionOpened(labels);
+        if (report.Live is { } live)
+        {
+            live.Labels = labels;
+            _open.TryAdd(live, 0);
+            StartPolling();
+        }
+    }
+
+    /// <summary>Adds what each open connection moved since the last poll (the timer calls this; tests may too).</summary>
+    public void Poll()
+    {
+        foreach (var live in _open.Keys)
+        {
+            lock (live.Gate)
+            {
+                if (live.Closed || live.Labels is not { } labels)
+                {
+                    continue;
+                }
+
+                var (sent, received) = live.Read();
+                var newSent = Math.Max(0, sent - live.ReportedSent);
+                var newReceived = Math.Max(0, received - live.ReportedReceived);
+                live.ReportedSent += newSent;
+                live.ReportedReceived += newReceived;
+
+                // Istio counts request bytes (towards the destination) as received and response bytes as sent.
+                metrics.AddBytes(labels, bytesReceived: newSent, bytesSent: newReceived);
+            }
+        }
+    }
+
+    /// <summary>Logs the connection and, if it was counted as opened, counts it closed with the bytes no poll added yet.</summary>
     public void Report(ConnectionReport report, bool opened)
     {
+        var (polledSent, polledReceived) = report.Live is { } live ? Close(live) : (0, 0);
         if (opened)
         {
             // Istio counts request bytes (towards the destination) as received and response bytes as sent.
-            metrics.ConnectionClosed(Labels(report), bytesReceived: report.BytesSent, bytesSent: report.BytesReceived);
+            metrics.ConnectionClosed(Labels(report),
+                bytesReceived: Math.Max(0, report.BytesSent - polledSent),
+                bytesSent: Math.Max(0, report.BytesReceived - polledReceived));
         }
 
         accessLog.Write(new ConnectionLogEntry
@@ -37,6 +98,38 @@ internal sealed class ConnectionReporter(ZtunnelMetrics metrics, AccessLogWriter
             Status = report.Status,
             Protocol = report.MutualTls ? "HBONE" : "TCP",
         });
+    }
+
+    /// <summary>Stops the polls.</summary>
+    public void Dispose()
+    {
+        Volatile.Write(ref _disposed, 1);
+        Interlocked.Exchange(ref _timer, null)?.Dispose();
+    }
+
+    private void StartPolling()
+    {
+        // The timer starts with the first live connection: a reporter that never sees one never ticks.
+        if (Volatile.Read(ref _timer) is not null || Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        var timer = _timeProvider.CreateTimer(static state => ((ConnectionReporter)state!).Poll(), this, _interval, _interval);
+        if (Interlocked.CompareExchange(ref _timer, timer, null) is not null)
+        {
+            timer.Dispose();
+        }
+    }
+
+    private (long Sent, long Received) Close(LiveBytes live)
+    {
+        _open.TryRemove(live, out _);
+        lock (live.Gate)
+        {
+            live.Closed = true;
+            return (live.ReportedSent, live.ReportedReceived);
+        }
     }
 
     private static ConnectionLabels Labels(ConnectionReport report) => new()

@@ -55,6 +55,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             DestinationWorkload = workload,
             DestinationIdentity = connect.LocalIdentity,
             MutualTls = true,
+            Live = new LiveBytes(() => (connect.Tunnel?.BytesFromPeer ?? 0, connect.Tunnel?.BytesToPeer ?? 0)),
         };
         if (pod is null || workload is null || pod.Draining)
         {

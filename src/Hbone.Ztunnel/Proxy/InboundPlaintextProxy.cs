@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Hbone.Relay;
 using Hbone.Ztunnel.Policy;
 
 namespace Hbone.Ztunnel.Proxy;
@@ -26,6 +27,7 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
             SourceWorkload = source is null ? null : snapshot.FindWorkload(context.Store.Network, source.Address),
             DestinationWorkload = workload,
             DestinationIdentity = workload is null ? null : snapshot.IdentityOf(workload),
+            Live = new LiveBytes(),
         };
         LiveConnection? connection = null;
         try
@@ -33,7 +35,7 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
             var refusal = Check(pod, source, destination, snapshot, out var attributes);
             if (refusal is not null)
             {
-                TcpRelay.Reset(downstream);
+                TunnelRelay.Reset(downstream);
                 report = report with { Error = refusal };
                 return;
             }
@@ -49,13 +51,15 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
             }
             catch (Exception ex) when (ex is SocketException or OperationCanceledException)
             {
-                TcpRelay.Reset(downstream);
+                TunnelRelay.Reset(downstream);
                 report = report with { Error = $"connect to {destination} failed: {(ex as SocketException)?.SocketErrorCode.ToString() ?? "timed out"}" };
                 return;
             }
 
-            var (sent, received, reset) = await TcpRelay.RunAsync(downstream, upstream, connection.Aborted).ConfigureAwait(false);
-            report = report with { BytesReceived = received, BytesSent = sent, Error = reset ? "connection reset" : null };
+            var relay = new TunnelRelay(RelayEndpoint.Create(downstream), RelayEndpoint.Create(upstream));
+            report.Live!.Attach(() => (relay.BytesAToB, relay.BytesBToA));
+            var outcome = await relay.RunAsync(connection.Aborted).ConfigureAwait(false);
+            report = report with { BytesReceived = relay.BytesBToA, BytesSent = relay.BytesAToB, Error = outcome == TunnelOutcome.Completed ? null : "connection reset" };
         }
         finally
         {

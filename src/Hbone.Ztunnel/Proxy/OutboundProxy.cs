@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Hbone.Relay;
 using Hbone.Client;
 using Hbone.Protocol;
 using Hbone.Ztunnel.Config;
@@ -38,7 +39,7 @@ internal sealed class OutboundProxy(ProxyContext context)
     {
         var started = Stopwatch.GetTimestamp();
         var source = downstream.RemoteEndPoint as IPEndPoint;
-        var report = new ConnectionReport { Inbound = false, Source = source, Destination = target };
+        var report = new ConnectionReport { Inbound = false, Source = source, Destination = target, Live = new LiveBytes() };
         var connection = pod.Track(null);
         var opened = false;
         try
@@ -52,7 +53,7 @@ internal sealed class OutboundProxy(ProxyContext context)
 
             if (refusal is not null)
             {
-                TcpRelay.Reset(downstream);
+                TunnelRelay.Reset(downstream);
                 report = report with { Error = refusal };
                 return;
             }
@@ -146,13 +147,15 @@ internal sealed class OutboundProxy(ProxyContext context)
         }
         catch (Exception ex) when (ex is HboneException or Hbone.Istio.IstioException or SocketException or IOException or OperationCanceledException)
         {
-            TcpRelay.Reset(downstream);
+            TunnelRelay.Reset(downstream);
             return report with { Status = (ex as HboneConnectException)?.ResponseStatus, Error = ex.Message };
         }
 
         await using (stream.ConfigureAwait(false))
         {
-            var outcome = await stream.BridgeAsync(downstream, connection.Aborted).ConfigureAwait(false);
+            var relay = new TunnelRelay(RelayEndpoint.Create(downstream), RelayEndpoint.Create(stream));
+            report.Live?.Attach(() => (relay.BytesAToB, relay.BytesBToA));
+            var outcome = await relay.RunAsync(connection.Aborted).ConfigureAwait(false);
             return report with
             {
                 Status = 200,
@@ -177,14 +180,16 @@ internal sealed class OutboundProxy(ProxyContext context)
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)
         {
             pod.RemoveOwnPort(port);
-            TcpRelay.Reset(downstream);
+            TunnelRelay.Reset(downstream);
             return report with { Error = $"connect to {destination} failed: {(ex as SocketException)?.SocketErrorCode.ToString() ?? "timed out"}" };
         }
 
         try
         {
-            var (sent, received, reset) = await TcpRelay.RunAsync(downstream, upstream, connection.Aborted).ConfigureAwait(false);
-            return report with { BytesSent = sent, BytesReceived = received, Error = reset ? "connection reset" : null };
+            var relay = new TunnelRelay(RelayEndpoint.Create(downstream), RelayEndpoint.Create(upstream));
+            report.Live?.Attach(() => (relay.BytesAToB, relay.BytesBToA));
+            var outcome = await relay.RunAsync(connection.Aborted).ConfigureAwait(false);
+            return report with { BytesSent = relay.BytesAToB, BytesReceived = relay.BytesBToA, Error = outcome == TunnelOutcome.Completed ? null : "connection reset" };
         }
         finally
         {
@@ -194,7 +199,7 @@ internal sealed class OutboundProxy(ProxyContext context)
 
     private static ConnectionReport Refuse(Socket downstream, ConnectionReport report, string reason)
     {
-        TcpRelay.Reset(downstream);
+        TunnelRelay.Reset(downstream);
         return report with { Error = reason };
     }
 }

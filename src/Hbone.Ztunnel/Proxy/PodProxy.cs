@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Hbone.Relay;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.Policy;
@@ -217,7 +218,7 @@ internal sealed class PodProxy : IAsyncDisposable
     {
         if (!_context.InboundTransport.TryEnqueue(socket, Adopt))
         {
-            TcpRelay.Reset(socket);
+            TunnelRelay.Reset(socket);
         }
     }
 
@@ -250,7 +251,7 @@ internal sealed class PodProxy : IAsyncDisposable
 
             if (Draining)
             {
-                TcpRelay.Reset(accepted);
+                TunnelRelay.Reset(accepted);
                 continue;
             }
 

@@ -62,7 +62,7 @@ public sealed class ZtunnelMetrics : IDisposable
         _opened.Add(1, in tags);
     }
 
-    /// <summary>Counts one connection closed and adds its bytes (bytes are reported at close only).</summary>
+    /// <summary>Counts one connection closed and adds its bytes not yet added by <see cref="AddBytes"/>.</summary>
     public void ConnectionClosed(ConnectionLabels labels, long bytesReceived, long bytesSent)
     {
         ArgumentNullException.ThrowIfNull(labels);
@@ -72,6 +72,24 @@ public sealed class ZtunnelMetrics : IDisposable
         _closed.Add(1, in tags);
         _received.Add(bytesReceived, in tags);
         _sent.Add(bytesSent, in tags);
+    }
+
+    /// <summary>Adds bytes of a connection still open, so the byte counters grow during long connections.</summary>
+    public void AddBytes(ConnectionLabels labels, long bytesReceived, long bytesSent)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentOutOfRangeException.ThrowIfNegative(bytesReceived);
+        ArgumentOutOfRangeException.ThrowIfNegative(bytesSent);
+        TagList tags = _tags.GetOrAdd(labels, _buildTags);
+        if (bytesReceived > 0)
+        {
+            _received.Add(bytesReceived, in tags);
+        }
+
+        if (bytesSent > 0)
+        {
+            _sent.Add(bytesSent, in tags);
+        }
     }
 
     /// <summary>Disposes the meter when this instance created it; a factory's meter is the factory's to dispose.</summary>

@@ -139,7 +139,7 @@ public sealed class HboneStream : Stream
     /// both ways: a socket RST resets the stream with CONNECT_ERROR, a stream reset resets the socket.
     /// </summary>
     public Task<TunnelOutcome> BridgeAsync(System.Net.Sockets.Socket socket, CancellationToken cancellationToken = default) =>
-        new SocketBridge(this, socket).RunAsync(cancellationToken);
+        new Relay.TunnelRelay(Relay.RelayEndpoint.Create(socket), Relay.RelayEndpoint.Create(this)).RunAsync(cancellationToken);
 
     /// <inheritdoc />
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();

@@ -1,11 +1,11 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using Hbone.Ztunnel.Proxy;
+using Hbone.Relay;
 
 namespace Hbone.Ztunnel.Tests.Proxy;
 
 /// <summary>
-/// <see cref="TcpRelay"/> between two real loopback connections: app ⇄ [A relay B] ⇄ upstream.
+/// The ztunnel's socket-to-socket relay (<see cref="TunnelRelay"/>, formerly TcpRelay) between two real loopback connections: app ⇄ [A relay B] ⇄ upstream.
 /// <c>App</c> talks to the relay's socket A, <c>Upstream</c> to the relay's socket B.
 /// </summary>
 public sealed class TcpRelayTests
@@ -18,7 +18,7 @@ public sealed class TcpRelayTests
     {
         using var app = await SocketPair.CreateAsync();
         using var upstream = await SocketPair.CreateAsync();
-        var relay = TcpRelay.RunAsync(app.Server, upstream.Client, CancellationToken.None);
+        var relay = RunAsync(app.Server, upstream.Client, CancellationToken.None);
         byte[] request = RandomNumberGenerator.GetBytes(8 * 1024 * 1024);
         byte[] response = RandomNumberGenerator.GetBytes(1024 * 1024);
 
@@ -39,7 +39,7 @@ public sealed class TcpRelayTests
     {
         using var app = await SocketPair.CreateAsync();
         using var upstream = await SocketPair.CreateAsync();
-        var relay = TcpRelay.RunAsync(app.Server, upstream.Client, CancellationToken.None);
+        var relay = RunAsync(app.Server, upstream.Client, CancellationToken.None);
         byte[] request = RandomNumberGenerator.GetBytes(1000);
 
         await SendAndShutdownAsync(app.Client, request).WaitAsync(Deadline);
@@ -66,7 +66,7 @@ public sealed class TcpRelayTests
     {
         using var app = await SocketPair.CreateAsync();
         using var upstream = await SocketPair.CreateAsync();
-        var relay = TcpRelay.RunAsync(app.Server, upstream.Client, CancellationToken.None);
+        var relay = RunAsync(app.Server, upstream.Client, CancellationToken.None);
         byte[] response = RandomNumberGenerator.GetBytes(2000);
 
         await SendAndShutdownAsync(upstream.Server, response).WaitAsync(Deadline);
@@ -84,7 +84,7 @@ public sealed class TcpRelayTests
     {
         using var app = await SocketPair.CreateAsync();
         using var upstream = await SocketPair.CreateAsync();
-        var relay = TcpRelay.RunAsync(app.Server, upstream.Client, CancellationToken.None);
+        var relay = RunAsync(app.Server, upstream.Client, CancellationToken.None);
         byte[] request = RandomNumberGenerator.GetBytes(1000);
         await app.Client.SendAsync(request).WaitAsync(Deadline);
         Assert.Equal(request, await ReadExactlyAsync(upstream.Server, 1000).WaitAsync(Deadline));
@@ -103,7 +103,7 @@ public sealed class TcpRelayTests
     {
         using var app = await SocketPair.CreateAsync();
         using var upstream = await SocketPair.CreateAsync();
-        var relay = TcpRelay.RunAsync(app.Server, upstream.Client, CancellationToken.None);
+        var relay = RunAsync(app.Server, upstream.Client, CancellationToken.None);
         byte[] response = RandomNumberGenerator.GetBytes(500);
         await upstream.Server.SendAsync(response).WaitAsync(Deadline);
         Assert.Equal(response, await ReadExactlyAsync(app.Client, 500).WaitAsync(Deadline));
@@ -123,7 +123,7 @@ public sealed class TcpRelayTests
         using var app = await SocketPair.CreateAsync();
         using var upstream = await SocketPair.CreateAsync();
         using var cts = new CancellationTokenSource();
-        var relay = TcpRelay.RunAsync(app.Server, upstream.Client, cts.Token);
+        var relay = RunAsync(app.Server, upstream.Client, cts.Token);
         byte[] request = RandomNumberGenerator.GetBytes(64);
         await app.Client.SendAsync(request).WaitAsync(Deadline);
         Assert.Equal(request, await ReadExactlyAsync(upstream.Server, 64).WaitAsync(Deadline));
@@ -135,6 +135,14 @@ public sealed class TcpRelayTests
         Assert.Equal(SocketError.ConnectionReset, appError.SocketErrorCode);
         var upstreamError = await Assert.ThrowsAsync<SocketException>(() => ReadToEndAsync(upstream.Server).WaitAsync(Deadline));
         Assert.Equal(SocketError.ConnectionReset, upstreamError.SocketErrorCode);
+    }
+
+    /// <summary>The relay as the ztunnel runs it, with the old TcpRelay result shape these tests pin.</summary>
+    private static async Task<(long FromA, long FromB, bool Reset)> RunAsync(Socket a, Socket b, CancellationToken cancellationToken)
+    {
+        var relay = new TunnelRelay(RelayEndpoint.Create(a), RelayEndpoint.Create(b));
+        var outcome = await relay.RunAsync(cancellationToken);
+        return (relay.BytesAToB, relay.BytesBToA, outcome != TunnelOutcome.Completed);
     }
 
     private static async Task SendAndShutdownAsync(Socket socket, byte[] data)
