@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.IO.Pipelines;
 
@@ -51,6 +52,8 @@ public abstract class DuplexPipeEndpoint : RelayEndpoint
     /// </summary>
     protected virtual bool OnInputCompleted() => true;
 
+    // Pooled state machine: a send that completes later allocates nothing in steady state.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal sealed override async ValueTask<bool> SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         var flush = await Output.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
@@ -69,6 +72,8 @@ public abstract class DuplexPipeEndpoint : RelayEndpoint
         return CommitAsync(0, cancellationToken);
     }
 
+    // Pooled state machine: a send that completes later allocates nothing in steady state.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal sealed override async ValueTask<bool> CommitAsync(int count, CancellationToken cancellationToken)
     {
         if (count > 0)

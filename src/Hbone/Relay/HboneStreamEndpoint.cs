@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.IO.Pipelines;
 using Hbone.Client;
@@ -14,12 +15,16 @@ internal sealed class HboneStreamEndpoint(HboneStream stream) : RelayEndpoint
 
     internal override TunnelOutcome ResetOutcome => TunnelOutcome.PeerReset;
 
+    // Pooled state machine: a send that completes later allocates nothing in steady state.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal override async ValueTask<bool> SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         await stream.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
+    // Pooled state machine: a send that completes later allocates nothing in steady state.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal override async ValueTask<bool> SendAsync(ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
     {
         foreach (var segment in buffer)

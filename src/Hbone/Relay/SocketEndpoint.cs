@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
@@ -20,18 +21,24 @@ internal sealed class SocketEndpoint(Socket socket) : RelayEndpoint
 
     internal override bool IsSocket => true;
 
+    // Pooled state machine: waiting for data allocates nothing in steady state.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal override async ValueTask WaitForDataAsync(CancellationToken cancellationToken) =>
         await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
 
     internal override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
+    // Pooled state machine: a send that completes later allocates nothing in steady state.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal override async ValueTask<bool> SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         await socket.SendAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
+    // Pooled state machine: a send that completes later allocates nothing in steady state.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal override async ValueTask<bool> SendAsync(ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
     {
         if (buffer.IsSingleSegment)
