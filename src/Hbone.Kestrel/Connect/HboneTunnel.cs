@@ -36,10 +36,10 @@ public sealed class HboneTunnel : IDuplexPipe
     /// <summary>Cancelled when the peer resets the stream or the connection goes away.</summary>
     public CancellationToken Aborted => _httpContext.RequestAborted;
 
-    /// <summary>Payload bytes received from the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>.</summary>
+    /// <summary>Payload bytes received from the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>; grows while the copy runs.</summary>
     public long BytesFromPeer => Interlocked.Read(ref _bytesFromPeer) + (Volatile.Read(ref _relay)?.BytesAToB ?? 0);
 
-    /// <summary>Payload bytes sent to the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>.</summary>
+    /// <summary>Payload bytes sent to the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>; grows while the copy runs.</summary>
     public long BytesToPeer => Interlocked.Read(ref _bytesToPeer) + (Volatile.Read(ref _relay)?.BytesBToA ?? 0);
 
     /// <summary>Sends END_STREAM: the peer sees a half-close and may keep sending.</summary>
