@@ -6,7 +6,7 @@ using System.Runtime.InteropServices;
 namespace Hbone.Kestrel;
 
 /// <summary>
-/// The two copy loops of one tunnel. Payload moves between Kestrel's pipes and the socket without an extra
+/// The two copy loops of one tunnel. Payload moves between the tunnel's pipes and the socket without an extra
 /// copy: socket reads land in the response pipe's memory; request-pipe segments are sent as one gather write.
 /// </summary>
 internal sealed class TunnelPump
@@ -128,13 +128,6 @@ internal sealed class TunnelPump
 
             if (result.IsCompleted)
             {
-                if (_tunnel.PeerSentTrailers)
-                {
-                    // RFC 9113 §8.5: a HEADERS frame on a connected stream is a stream error, not a half-close.
-                    _tunnel.Reset(Http2ErrorCode.ProtocolError);
-                    return TunnelOutcome.PeerReset;
-                }
-
                 // END_STREAM from the peer becomes a FIN upstream; the other direction keeps flowing.
                 try
                 {
