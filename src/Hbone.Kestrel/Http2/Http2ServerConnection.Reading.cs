@@ -522,7 +522,8 @@ internal sealed partial class Http2ServerConnection
                 return;
             }
 
-            if (!_resets.TryCharge(Stopwatch.GetTimestamp()))
+            // Rapid reset (CVE-2023-44487) costs the server work it never finishes: streams reset before their answer.
+            if (!stream.Answered && !_resets.TryCharge(Stopwatch.GetTimestamp()))
             {
                 throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, "rapid reset: too many streams reset by the client");
             }

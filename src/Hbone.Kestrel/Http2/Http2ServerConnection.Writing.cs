@@ -100,6 +100,7 @@ internal sealed partial class Http2ServerConnection
             }
 
             WriteHeadersLocked(stream.Id, status, endStream);
+            stream.Answered = true;
             if (endStream)
             {
                 stream.LocalClosed = true;

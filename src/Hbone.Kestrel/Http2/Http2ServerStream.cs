@@ -63,6 +63,9 @@ internal sealed class Http2ServerStream : IThreadPoolWorkItem
     /// <summary>DATA frames sent that no WINDOW_UPDATE answered yet: updates up to this count are not abuse.</summary>
     public int DataFramesUnanswered { get; set; }
 
+    /// <summary>True once response HEADERS were sent: a reset after that is a tunnel ending, not a rapid reset.</summary>
+    public bool Answered { get; set; }
+
     public bool RemoteClosed { get; private set; }
 
     public bool LocalClosed { get; set; }
