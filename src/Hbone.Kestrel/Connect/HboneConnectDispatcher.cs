@@ -9,8 +9,9 @@ using Microsoft.Extensions.Logging;
 namespace Hbone.Kestrel;
 
 /// <summary>
-/// Handles each CONNECT stream of one listener: the protocol checks in ztunnel's order (identity, drain, method,
-/// then authority), then the application's <see cref="IHboneConnectHandler"/>; writes the access-log entry.
+/// Handles each CONNECT stream of one listener: the protocol checks in ztunnel's order (identity, method, then
+/// authority), then the application's <see cref="IHboneConnectHandler"/>; writes the access-log entry. Streams
+/// above a drain's GOAWAY never get here: the connection refuses them (REFUSED_STREAM).
 /// </summary>
 internal sealed partial class HboneConnectDispatcher
 {
@@ -63,14 +64,6 @@ internal sealed partial class HboneConnectDispatcher
         {
             // Only reachable when the TLS handshake did not run ours: fail closed.
             await RefuseAsync(stream, 401, "no validated peer identity", started).ConfigureAwait(false);
-            return;
-        }
-
-        if (Stopping.IsCancellationRequested || connection.Draining)
-        {
-            // A draining HBONE server takes no new tunnels.
-            stream.Reset(Http2ErrorCode.RefusedStream);
-            Complete(new HboneTunnelLog(identity.PeerIdentity, rawAuthority, null, null, 0, 0, 0, Stopwatch.GetElapsedTime(started), TunnelOutcome.Refused, "draining"));
             return;
         }
 
