@@ -433,7 +433,6 @@ internal sealed partial class Http2ServerConnection
             return;
         }
 
-        _lastProcessedStreamId = streamId;
         if (!fits)
         {
             _headers.Discard();
@@ -441,6 +440,11 @@ internal sealed partial class Http2ServerConnection
             {
                 throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, "too many oversized header lists");
             }
+        }
+
+        _lastProcessedStreamId = streamId;
+        if (!fits)
+        {
 
             WriteHeadersLocked(streamId, 431, endStream: true);
             return;
