@@ -206,7 +206,7 @@ internal sealed partial class Http2ServerConnection
         var data = payload;
         if (header.HasFlag(FrameFlags.Padded))
         {
-            var padding = header.Length == 0 ? -1 : payload.FirstSpan[0];
+            var padding = header.Length == 0 ? -1 : FirstByte(payload);
             if (padding < 0 || padding >= header.Length)
             {
                 throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "DATA padding exceeds the frame");
@@ -229,6 +229,11 @@ internal sealed partial class Http2ServerConnection
                 // A stream already closed or reset: its bytes go back to the connection window at once.
                 ChargeFloodLocked();
                 CreditConnectionLocked(header.Length);
+                if (WasEndedByPeerLocked(header.StreamId))
+                {
+                    WriteRstStreamLocked(header.StreamId, Http2ErrorCode.StreamClosed, control: true);
+                }
+
                 _ = FlushLocked();
                 return;
             }
@@ -294,7 +299,7 @@ internal sealed partial class Http2ServerConnection
                 throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "HEADERS padding exceeds the frame");
             }
 
-            padding = payload.FirstSpan[0];
+            padding = FirstByte(payload);
             offset = 1;
         }
 
@@ -418,6 +423,14 @@ internal sealed partial class Http2ServerConnection
 
             // RFC 9113 §8.5: nothing but DATA may follow a CONNECT's request headers.
             ResetStreamLocked(existing, existing.RemoteClosed ? Http2ErrorCode.StreamClosed : Http2ErrorCode.ProtocolError, new IOException("HEADERS on an open tunnel"));
+            return;
+        }
+
+        if (streamId <= _highestStreamId && WasEndedByPeerLocked(streamId))
+        {
+            // HEADERS after the peer's END_STREAM on a stream that has since closed: a stream error still.
+            ChargeFloodLocked();
+            WriteRstStreamLocked(streamId, Http2ErrorCode.StreamClosed, control: true);
             return;
         }
 
@@ -769,6 +782,13 @@ internal sealed partial class Http2ServerConnection
         {
             throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, "control frame flood");
         }
+    }
+
+    private static byte FirstByte(in ReadOnlySequence<byte> payload)
+    {
+        Span<byte> first = stackalloc byte[1];
+        payload.Slice(0, 1).CopyTo(first);
+        return first[0];
     }
 
     private static int ReadInt32(in ReadOnlySequence<byte> payload)

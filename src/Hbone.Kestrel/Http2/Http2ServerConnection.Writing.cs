@@ -12,6 +12,8 @@ internal sealed partial class Http2ServerConnection
     // Output state, guarded by _lock. Kestrel's TLS output is a stream writer that must not be written while it
     // flushes: frames produced meanwhile wait in _overflow, and the flush loop moves them over when it returns.
     private readonly WriteBuffer _overflow = new();
+    private readonly int[] _endedByPeer = new int[32];
+    private int _endedByPeerNext;
     private bool _flushing;
     private bool _outputFailed;
     private Task _flushTask = Task.CompletedTask;
@@ -27,7 +29,7 @@ internal sealed partial class Http2ServerConnection
     /// False when the stream or the connection can no longer send.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> SendDataAsync(Http2ServerStream stream, ReadOnlyMemory<byte> data, bool endStream)
+    public async ValueTask<bool> SendDataAsync(Http2ServerStream stream, ReadOnlyMemory<byte> data, bool endStream, CancellationToken cancellationToken = default)
     {
         var offset = 0;
         while (true)
@@ -81,7 +83,7 @@ internal sealed partial class Http2ServerConnection
                 }
             }
 
-            await wait.ConfigureAwait(false);
+            await (cancellationToken.CanBeCanceled ? wait.WaitAsync(cancellationToken) : wait).ConfigureAwait(false);
             if (done)
             {
                 return true;
@@ -180,10 +182,18 @@ internal sealed partial class Http2ServerConnection
         {
             stream.Removed = true;
             _streams.Remove(stream.Id);
+            if (stream.RemoteClosed)
+            {
+                _endedByPeer[(int)((uint)_endedByPeerNext++ % (uint)_endedByPeer.Length)] = stream.Id;
+            }
+
             _closedStreamDataFramesUnanswered = (int)Math.Min(int.MaxValue / 2, (long)_closedStreamDataFramesUnanswered + stream.DataFramesUnanswered);
             CloseIfIdleLocked();
         }
     }
+
+    // The last closed streams the peer had ended: frames on them are STREAM_CLOSED stream errors, not noise to ignore.
+    private bool WasEndedByPeerLocked(int streamId) => Array.IndexOf(_endedByPeer, streamId) >= 0;
 
     private void CloseIfDoneLocked(Http2ServerStream stream)
     {

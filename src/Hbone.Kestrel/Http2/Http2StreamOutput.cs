@@ -62,16 +62,16 @@ internal sealed class Http2StreamOutput : PipeWriter
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: _stream.IsReset));
         }
 
-        return SendAsync(endStream: false);
+        return SendAsync(endStream: false, cancellationToken);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<FlushResult> SendAsync(bool endStream)
+    private async ValueTask<FlushResult> SendAsync(bool endStream, CancellationToken cancellationToken = default)
     {
         bool sent;
         try
         {
-            sent = await _stream.Connection.SendDataAsync(_stream, _buffer.AsMemory(0, _length), endStream).ConfigureAwait(false);
+            sent = await _stream.Connection.SendDataAsync(_stream, _buffer.AsMemory(0, _length), endStream, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
