@@ -314,6 +314,11 @@ internal sealed partial class Http2ServerConnection
         }
 
         var fragment = payload.Slice(offset, header.Length - offset - padding);
+        if (fragment.Length > 2L * _options.MaxRequestHeadersTotalSize)
+        {
+            throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, $"header block larger than {2L * _options.MaxRequestHeadersTotalSize} compressed bytes");
+        }
+
         _blockStreamId = header.StreamId;
         _blockEndStream = header.HasFlag(FrameFlags.EndStream);
         _blockContinuations = 0;

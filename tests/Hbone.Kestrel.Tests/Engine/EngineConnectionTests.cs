@@ -264,4 +264,59 @@ public sealed class EngineConnectionTests
 
         Assert.Equal(ServerAnswer.Reset((int)Http2ErrorCode.StreamClosed), await ServerAnswer.ReadAsync(connection, 1));
     }
+
+    [Fact]
+    [Trait("case", "H2-05")]
+    public async Task H2_05_a_header_block_above_twice_the_header_limit_is_goaway_enhance_your_calm()
+    {
+        await using var server = await HboneTestServer.StartAsync();
+        await using var connection = await server.ConnectAsync();
+
+        // One HEADERS frame within SETTINGS_MAX_FRAME_SIZE, but above 2 x 64 KiB of compressed block.
+        await connection.WriteFrameAsync(FrameType.Headers, FrameFlags.EndHeaders, 1, new byte[200 * 1024]);
+
+        var goAway = await ServerAnswer.ReadGoAwayThenCloseAsync(connection);
+        Assert.NotNull(goAway);
+        Assert.Equal((int)Http2ErrorCode.EnhanceYourCalm, goAway.ErrorCode);
+    }
+
+    [Fact]
+    [Trait("case", "H2-13")]
+    public async Task H2_13_a_peer_that_never_reads_loses_its_connection_and_the_tunnel_ends()
+    {
+        await using var server = await HboneTestServer.StartAsync(
+            o =>
+            {
+                o.KeepAlivePingDelay = TimeSpan.FromMilliseconds(200);
+                o.KeepAlivePingTimeout = TimeSpan.FromMilliseconds(500);
+            },
+            handler: b => b.AddHandler(async ctx =>
+            {
+                var tunnel = await ctx.AcceptAsync();
+                var chunk = new byte[64 * 1024];
+                try
+                {
+                    while (!ctx.Aborted.IsCancellationRequested)
+                    {
+                        if ((await tunnel.Output.WriteAsync(chunk, ctx.Aborted)).IsCompleted)
+                        {
+                            break;
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException)
+                {
+                }
+
+                ctx.SetOutcome(TunnelOutcome.Aborted);
+            }));
+        await using var connection = await server.ConnectAsync();
+
+        // The client never reads: the server's output (DATA, then its PING) stays unsent.
+        await connection.WriteHeadersAsync(1, [(":method", "CONNECT"), (":authority", "127.0.0.1:9")], endStream: false);
+
+        var log = await server.NextLogAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(200, log.StatusCode);
+        Assert.Equal(TunnelOutcome.Aborted, log.Outcome);
+    }
 }
