@@ -109,3 +109,40 @@ public sealed class EngineBudgetTests
     private static void Feed(RequestHeaderValidator validator, string name, string value) =>
         validator.OnHeader(Encoding.Latin1.GetBytes(name), Encoding.Latin1.GetBytes(value));
 }
+
+/// <summary>The connection-error log's global rate limit.</summary>
+public sealed class ProtocolErrorLogTests
+{
+    [Fact]
+    public void At_most_10_lines_per_second_and_the_next_line_counts_the_suppressed()
+    {
+        var limiter = new LogRateLimiter();
+        var logger = new CapturingLogger();
+        for (var i = 0; i < 15; i++)
+        {
+            ProtocolErrorLog.ConnectionError(logger, limiter, 0, null, Hbone.Http2.Http2ErrorCode.ProtocolError, "bad");
+        }
+
+        Assert.Equal(10, logger.Lines.Count);
+        ProtocolErrorLog.ConnectionError(logger, limiter, System.Diagnostics.Stopwatch.Frequency, null, Hbone.Http2.Http2ErrorCode.EnhanceYourCalm, "flood");
+        Assert.Equal(11, logger.Lines.Count);
+        var last = logger.Lines[^1];
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, last.Level);
+        Assert.Equal("Http2ConnectionError", last.Event.Name);
+        Assert.Contains("EnhanceYourCalm", last.Message, StringComparison.Ordinal);
+        Assert.Contains("(5 suppressed)", last.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class CapturingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<(Microsoft.Extensions.Logging.LogLevel Level, Microsoft.Extensions.Logging.EventId Event, string Message)> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Add((logLevel, eventId, formatter(state, exception)));
+    }
+}
