@@ -128,10 +128,20 @@ internal sealed partial class Http2ServerConnection
             // The transport went away (peer closed, Kestrel aborted at the shutdown deadline).
             _abortReason ??= ex.Message;
         }
+        catch (Exception ex)
+        {
+            // A fault of the engine itself, not of the peer: the connection ends with INTERNAL_ERROR.
+            EngineFailed(_logger, _context.RemoteEndPoint?.ToString() ?? "unknown", ex);
+            error = new Http2ConnectionErrorException(Http2ErrorCode.InternalError, ex.GetType().Name);
+        }
 
         if (error is not null)
         {
-            ProtocolErrorLog.ConnectionError(_logger, _context.RemoteEndPoint, error.Code, error.Message);
+            if (error.Code != Http2ErrorCode.InternalError)
+            {
+                ProtocolErrorLog.ConnectionError(_logger, _context.RemoteEndPoint, error.Code, error.Message);
+            }
+
             lock (_lock)
             {
                 WriteGoAwayLocked(error.Code);
@@ -247,6 +257,9 @@ internal sealed partial class Http2ServerConnection
             _context.Abort(new ConnectionAbortedException(_abortReason));
         }
     }
+
+    [LoggerMessage(21, LogLevel.Error, "The HTTP/2 engine failed on the connection with {Peer}.", EventName = "Http2EngineFailed")]
+    private static partial void EngineFailed(ILogger logger, string peer, Exception exception);
 
     private static async Task<bool> WaitQuietlyAsync(Task task, TimeSpan timeout)
     {
