@@ -85,18 +85,6 @@ internal sealed partial class Http2ServerConnection
 
     public IPEndPoint? RemoteEndPoint { get; }
 
-    /// <summary>True once the connection sent GOAWAY (drain or error): no new stream is handled.</summary>
-    public bool Draining
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _goAwaySent || _closed;
-            }
-        }
-    }
-
     /// <summary>Runs the connection until it closes. Never throws for peer behaviour.</summary>
     public async Task RunAsync()
     {
