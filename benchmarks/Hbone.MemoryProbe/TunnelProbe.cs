@@ -51,7 +51,6 @@ internal sealed class TunnelProbe : IAsyncDisposable
         builder.Services.AddHboneServer(o => o.Certificate = new InMemoryCertificateSource(_ca.IssueIstio("default", "server"), _ca.TrustBundle)).AddForwarder();
         builder.WebHost.ConfigureKestrel(k => k.ListenHbone(IPAddress.Loopback, 0));
         _server = builder.Build();
-        _server.UseHbone();
         await _server.StartAsync();
         var port = new Uri(_server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
         _client = new HboneClient(new HboneClientOptions

@@ -21,7 +21,6 @@ builder.Services.AddOptions<HboneForwarderOptions>();
 builder.WebHost.ConfigureKestrel(k => k.ListenHbone(listen));
 
 var app = builder.Build();
-app.UseHbone();
 app.Run();
 
 /// <summary>Only the "default" namespace may use the gateway; one virtual service is answered in-process.</summary>

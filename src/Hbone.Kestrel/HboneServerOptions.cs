@@ -54,6 +54,12 @@ public sealed class HboneServerOptions
     /// <summary>A connection whose PING is not answered within this time is closed. Default 20 s.</summary>
     public TimeSpan KeepAlivePingTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// Time a connection gets after TLS to send the HTTP/2 client preface; a connection that stays silent is closed
+    /// without an answer. Default 5 s.
+    /// </summary>
+    public TimeSpan PrefaceTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Time to receive a whole request header block (bounds slow or endless CONTINUATION). Default 5 s.</summary>
     public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -84,14 +90,28 @@ public sealed class HboneServerOptions
         RequirePositive(KeepAlivePingDelay, nameof(KeepAlivePingDelay));
         RequirePositive(KeepAlivePingTimeout, nameof(KeepAlivePingTimeout));
         RequirePositive(RequestHeadersTimeout, nameof(RequestHeadersTimeout));
+        RequirePositive(PrefaceTimeout, nameof(PrefaceTimeout));
         if (DrainTimeout < TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, "The drain timeout cannot be negative.");
         }
 
+        // Ranges of RFC 9113 §6.5.2: the engine advertises these values as they are.
+        RequireRange(MaxFrameSize, 16 * 1024, (1 << 24) - 1, nameof(MaxFrameSize));
+        RequireRange(InitialStreamWindowSize, 65535, int.MaxValue, nameof(InitialStreamWindowSize));
+        RequireRange(MaxStreamsPerConnection, 1, int.MaxValue, nameof(MaxStreamsPerConnection));
+        RequireRange(MaxRequestHeadersTotalSize, 1, int.MaxValue / 2, nameof(MaxRequestHeadersTotalSize));
         if (InitialConnectionWindowSize < InitialStreamWindowSize)
         {
             throw new ArgumentOutOfRangeException(nameof(InitialConnectionWindowSize), InitialConnectionWindowSize, "The connection window must be at least the stream window.");
+        }
+    }
+
+    private static void RequireRange(int value, int min, int max, string name)
+    {
+        if (value < min || value > max)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"The value must be between {min} and {max}.");
         }
     }
 

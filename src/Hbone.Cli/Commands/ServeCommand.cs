@@ -70,7 +70,6 @@ internal static class ServeCommand
         builder.WebHost.ConfigureKestrel(k => k.ListenHbone(endPoint));
 
         await using var app = builder.Build();
-        app.UseHbone();
         try
         {
             await app.StartAsync(token).ConfigureAwait(false);

@@ -2,9 +2,8 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Hbone.Identity;
 using Hbone.Protocol;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using Hbone.Http2;
+using Hbone.Kestrel.Http2;
 
 namespace Hbone.Kestrel;
 
@@ -14,26 +13,45 @@ namespace Hbone.Kestrel;
 /// </summary>
 public sealed class HboneConnectContext
 {
+    private readonly Http2ServerStream _stream;
     private HboneTunnel? _tunnel;
+    private Dictionary<object, object?>? _items;
 
-    internal HboneConnectContext(HttpContext httpContext, IHbonePeerIdentityFeature identity, HboneAuthority authority)
+    internal HboneConnectContext(Http2ServerStream stream, IHbonePeerIdentityFeature identity, HboneAuthority authority)
     {
-        HttpContext = httpContext;
+        _stream = stream;
         PeerIdentity = identity.PeerIdentity!;
         PeerCertificate = identity.PeerCertificate;
         LocalIdentity = identity.LocalIdentity;
         Authority = authority;
-        var headers = httpContext.Request.Headers;
+        RequestHeaders = stream.Fields;
 
         // Telemetry headers: each value is parsed alone and only the first valid one is kept (never concatenated).
-        Forwarded = FirstForwarded(headers[HboneHeaders.Forwarded]);
-        Baggage = FirstBaggage(headers[HboneHeaders.Baggage]);
-        var traceparent = headers[HboneHeaders.TraceParent];
-        TraceParent = traceparent.Count > 0 && Protocol.TraceParent.TryParse(traceparent[0], out var tp) ? tp : null;
+        var traceParentSeen = false;
+        foreach (var (name, value) in stream.Fields)
+        {
+            if (Forwarded is null && name == HboneHeaders.Forwarded)
+            {
+                Forwarded = ForwardedHeader.ParseFirst(value);
+            }
+            else if (Baggage is null && name == HboneHeaders.Baggage && Baggage.TryParse(value, out var baggage))
+            {
+                Baggage = baggage;
+            }
+            else if (!traceParentSeen && name == HboneHeaders.TraceParent)
+            {
+                // Only the first traceparent counts, valid or not.
+                TraceParent = Protocol.TraceParent.TryParse(value, out var tp) ? tp : null;
+                traceParentSeen = true;
+            }
+        }
     }
 
-    /// <summary>The underlying ASP.NET Core request.</summary>
-    public HttpContext HttpContext { get; }
+    /// <summary>Per-tunnel state for handlers and their helpers; lives as long as the CONNECT.</summary>
+    public IDictionary<object, object?> Items => _items ??= [];
+
+    /// <summary>The request's regular header fields (no pseudo-fields), as received, in order; names are lowercase.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> RequestHeaders { get; }
 
     /// <summary>The peer's SPIFFE identity, validated from its X.509-SVID. The only input policy may trust.</summary>
     public SpiffeId PeerIdentity { get; }
@@ -60,13 +78,16 @@ public sealed class HboneConnectContext
     public TraceParent? TraceParent { get; }
 
     /// <summary>The local address the connection arrived on.</summary>
-    public IPEndPoint? LocalEndPoint => HttpContext.Connection.LocalIpAddress is { } ip ? new IPEndPoint(ip, HttpContext.Connection.LocalPort) : null;
+    public IPEndPoint? LocalEndPoint => _stream.Connection.LocalEndPoint;
 
     /// <summary>The TCP peer's address.</summary>
-    public IPEndPoint? RemoteEndPoint => HttpContext.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, HttpContext.Connection.RemotePort) : null;
+    public IPEndPoint? RemoteEndPoint => _stream.Connection.RemoteEndPoint;
 
-    /// <summary>Cancelled when the peer resets the stream or the connection goes away.</summary>
-    public CancellationToken Aborted => HttpContext.RequestAborted;
+    /// <summary>Cancelled when the peer resets the stream, the connection goes away, or <see cref="Abort"/> is called.</summary>
+    public CancellationToken Aborted => _stream.Aborted;
+
+    /// <summary>Resets the CONNECT stream with CANCEL (the tunnel, when open, ends abruptly) and cancels <see cref="Aborted"/>.</summary>
+    public void Abort() => _stream.Reset(Http2ErrorCode.Cancel);
 
     /// <summary>The status answered so far (0 before an answer).</summary>
     public int StatusCode { get; private set; }
@@ -92,34 +113,15 @@ public sealed class HboneConnectContext
 
     /// <summary>
     /// Answers 200 and opens the tunnel. Call it only after authorization and the upstream connect succeeded:
-    /// no payload flows before it. Lifts Kestrel's per-request limits that would kill long or idle tunnels.
+    /// no payload flows before it.
     /// </summary>
     public async ValueTask<HboneTunnel> AcceptAsync(CancellationToken cancellationToken = default)
     {
         EnsureNotAnswered();
-        var features = HttpContext.Features;
-
-        // Kestrel's defaults would cut tunnels: 30 MB body cap, and min data rates that kill idle ones after ~5 s.
-        if (features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } maxBody)
-        {
-            maxBody.MaxRequestBodySize = null;
-        }
-
-        if (features.Get<IHttpMinRequestBodyDataRateFeature>() is { } minRequestRate)
-        {
-            minRequestRate.MinDataRate = null;
-        }
-
-        if (features.Get<IHttpMinResponseDataRateFeature>() is { } minResponseRate)
-        {
-            minResponseRate.MinDataRate = null;
-        }
-
-        StatusCode = StatusCodes.Status200OK;
-        HttpContext.Response.StatusCode = StatusCodes.Status200OK;
-        await HttpContext.Response.StartAsync(cancellationToken).ConfigureAwait(false);
-        await HttpContext.Response.BodyWriter.FlushAsync(cancellationToken).ConfigureAwait(false);
-        _tunnel = new HboneTunnel(HttpContext);
+        cancellationToken.ThrowIfCancellationRequested();
+        StatusCode = 200;
+        await _stream.Connection.SendHeadersAsync(_stream, 200, endStream: false).WaitAsync(cancellationToken).ConfigureAwait(false);
+        _tunnel = new HboneTunnel(_stream);
         return _tunnel;
     }
 
@@ -134,7 +136,6 @@ public sealed class HboneConnectContext
         EnsureNotAnswered();
         StatusCode = statusCode;
         RejectReason = reason;
-        HttpContext.Response.StatusCode = statusCode;
         return ValueTask.CompletedTask;
     }
 
@@ -142,7 +143,7 @@ public sealed class HboneConnectContext
     public ValueTask RejectAsync(HboneErrorReason reason, string? detail = null)
     {
         var status = reason.ToStatusCode();
-        return RejectAsync(status == 0 ? StatusCodes.Status503ServiceUnavailable : status, detail ?? reason.ToString());
+        return RejectAsync(status == 0 ? 503 : status, detail ?? reason.ToString());
     }
 
     private void EnsureNotAnswered()
@@ -151,31 +152,5 @@ public sealed class HboneConnectContext
         {
             throw new InvalidOperationException($"The CONNECT was already answered with {StatusCode}.");
         }
-    }
-
-    private static ForwardedElement? FirstForwarded(Microsoft.Extensions.Primitives.StringValues values)
-    {
-        foreach (var value in values)
-        {
-            if (value is not null && ForwardedHeader.ParseFirst(value) is { } element)
-            {
-                return element;
-            }
-        }
-
-        return null;
-    }
-
-    private static Baggage? FirstBaggage(Microsoft.Extensions.Primitives.StringValues values)
-    {
-        foreach (var value in values)
-        {
-            if (value is not null && Baggage.TryParse(value, out var baggage))
-            {
-                return baggage;
-            }
-        }
-
-        return null;
     }
 }

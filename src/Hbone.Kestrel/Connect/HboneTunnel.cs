@@ -1,9 +1,8 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Hbone.Http2;
+using Hbone.Kestrel.Http2;
 using Hbone.Relay;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace Hbone.Kestrel;
 
@@ -13,28 +12,28 @@ namespace Hbone.Kestrel;
 /// </summary>
 public sealed class HboneTunnel : IDuplexPipe
 {
-    private readonly HttpContext _httpContext;
-    private HboneTunnelStream? _stream;
+    private readonly Http2ServerStream _stream;
+    private HboneTunnelStream? _duplex;
     private long _bytesFromPeer;
     private long _bytesToPeer;
     private TunnelRelay? _relay;
 
-    internal HboneTunnel(HttpContext httpContext)
+    internal HboneTunnel(Http2ServerStream stream)
     {
-        _httpContext = httpContext;
+        _stream = stream;
     }
 
-    /// <summary>Bytes from the peer (the request body). Completes when the peer sends END_STREAM.</summary>
-    public PipeReader Input => _httpContext.Request.BodyReader;
+    /// <summary>Bytes from the peer (its DATA). Completes when the peer sends END_STREAM; fails when it resets.</summary>
+    public PipeReader Input => _stream.Input;
 
-    /// <summary>Bytes to the peer (the response body).</summary>
-    public PipeWriter Output => _httpContext.Response.BodyWriter;
+    /// <summary>Bytes to the peer, framed as DATA as its flow-control windows allow.</summary>
+    public PipeWriter Output => _stream.Output;
 
     /// <summary>The tunnel as one duplex stream; disposing it ends the write side.</summary>
-    public Stream Stream => _stream ??= new HboneTunnelStream(this, _httpContext);
+    public Stream Stream => _duplex ??= new HboneTunnelStream(this);
 
     /// <summary>Cancelled when the peer resets the stream or the connection goes away.</summary>
-    public CancellationToken Aborted => _httpContext.RequestAborted;
+    public CancellationToken Aborted => _stream.Aborted;
 
     /// <summary>Payload bytes received from the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>; grows while the copy runs.</summary>
     public long BytesFromPeer => Interlocked.Read(ref _bytesFromPeer) + (Volatile.Read(ref _relay)?.BytesAToB ?? 0);
@@ -43,20 +42,10 @@ public sealed class HboneTunnel : IDuplexPipe
     public long BytesToPeer => Interlocked.Read(ref _bytesToPeer) + (Volatile.Read(ref _relay)?.BytesBToA ?? 0);
 
     /// <summary>Sends END_STREAM: the peer sees a half-close and may keep sending.</summary>
-    public Task CompleteWritesAsync() => _httpContext.Response.CompleteAsync();
+    public Task CompleteWritesAsync() => _stream.Output.CompleteAsync().AsTask();
 
     /// <summary>Resets the stream with an HTTP/2 error code (for example <see cref="Http2ErrorCode.ConnectError"/>).</summary>
-    public void Reset(Http2ErrorCode errorCode)
-    {
-        if (_httpContext.Features.Get<IHttpResetFeature>() is { } reset)
-        {
-            reset.Reset((int)errorCode);
-        }
-        else
-        {
-            _httpContext.Abort();
-        }
-    }
+    public void Reset(Http2ErrorCode errorCode) => _stream.Reset(errorCode);
 
     /// <summary>
     /// Copies the tunnel to and from <paramref name="upstream"/> until both sides half-closed, keeping half-close
@@ -70,14 +59,6 @@ public sealed class HboneTunnel : IDuplexPipe
         Volatile.Write(ref _relay, relay);
         return relay.RunAsync(cancellationToken);
     }
-
-    /// <summary>
-    /// True when the peer ended its side with a HEADERS frame carrying fields (trailers) instead of DATA END_STREAM.
-    /// RFC 9113 §8.5 forbids any frame but DATA and stream management on a CONNECT stream; Kestrel accepts
-    /// trailers with END_STREAM as a normal end of the request body, so the tunnel checks for them itself.
-    /// </summary>
-    internal bool PeerSentTrailers =>
-        _httpContext.Features.Get<IHttpRequestTrailersFeature>() is { Available: true } trailers && trailers.Trailers.Count > 0;
 
     internal void AddBytesFromPeer(long count) => Interlocked.Add(ref _bytesFromPeer, count);
 

@@ -3,7 +3,7 @@ using Hbone.Relay;
 
 namespace Hbone.Kestrel;
 
-/// <summary>An accepted tunnel as a relay endpoint: Kestrel's request and response pipes, reset with RST_STREAM.</summary>
+/// <summary>An accepted tunnel as a relay endpoint: the engine's stream pipes, reset with RST_STREAM.</summary>
 internal sealed class HboneTunnelEndpoint(HboneTunnel tunnel) : DuplexPipeEndpoint(tunnel.Input, tunnel.Output)
 {
     protected override CancellationToken Aborted => tunnel.Aborted;
@@ -17,17 +17,5 @@ internal sealed class HboneTunnelEndpoint(HboneTunnel tunnel) : DuplexPipeEndpoi
         {
             tunnel.Reset(Http2ErrorCode.ConnectError);
         }
-    }
-
-    protected override bool OnInputCompleted()
-    {
-        if (tunnel.PeerSentTrailers)
-        {
-            // RFC 9113 §8.5: a HEADERS frame on a connected stream is a stream error, not a half-close.
-            tunnel.Reset(Http2ErrorCode.ProtocolError);
-            return false;
-        }
-
-        return true;
     }
 }

@@ -1,18 +1,17 @@
-using Microsoft.AspNetCore.Http;
+using System.Buffers;
+using System.IO.Pipelines;
 
 namespace Hbone.Kestrel;
 
-/// <summary>The tunnel as a duplex <see cref="System.IO.Stream"/>: reads the request body, writes the response body.</summary>
+/// <summary>The tunnel as a duplex <see cref="System.IO.Stream"/> over its input and output pipes.</summary>
 internal sealed class HboneTunnelStream : Stream
 {
     private readonly HboneTunnel _tunnel;
-    private readonly HttpContext _httpContext;
     private int _disposed;
 
-    public HboneTunnelStream(HboneTunnel tunnel, HttpContext httpContext)
+    public HboneTunnelStream(HboneTunnel tunnel)
     {
         _tunnel = tunnel;
-        _httpContext = httpContext;
     }
 
     public override bool CanRead => true;
@@ -31,9 +30,26 @@ internal sealed class HboneTunnelStream : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await _httpContext.Request.Body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        _tunnel.AddBytesFromPeer(read);
-        return read;
+        var input = _tunnel.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var data = result.Buffer;
+            if (!data.IsEmpty)
+            {
+                var count = (int)Math.Min(data.Length, buffer.Length);
+                data.Slice(0, count).CopyTo(buffer.Span);
+                input.AdvanceTo(data.GetPosition(count));
+                _tunnel.AddBytesFromPeer(count);
+                return count;
+            }
+
+            input.AdvanceTo(data.End);
+            if (result.IsCompleted || result.IsCanceled || buffer.IsEmpty)
+            {
+                return 0;
+            }
+        }
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -43,7 +59,12 @@ internal sealed class HboneTunnelStream : Stream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        await _httpContext.Response.Body.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        var result = await _tunnel.Output.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (result.IsCompleted)
+        {
+            throw new IOException("The tunnel was reset.");
+        }
+
         _tunnel.AddBytesToPeer(buffer.Length);
     }
 
@@ -52,7 +73,7 @@ internal sealed class HboneTunnelStream : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => _httpContext.Response.Body.FlushAsync(cancellationToken);
+    public override Task FlushAsync(CancellationToken cancellationToken) => _tunnel.Output.FlushAsync(cancellationToken).AsTask();
 
     public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
 

@@ -1,6 +1,8 @@
 using System.Net;
 using Hbone.Kestrel;
+using Hbone.Kestrel.Http2;
 using Hbone.Kestrel.Tls;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,7 +17,7 @@ public static class HboneKestrelExtensions
 {
     /// <summary>
     /// Listens for HBONE on <paramref name="endPoint"/>: HTTP/2 only, TLS 1.3, ALPN h2, a client SVID required
-    /// and validated, the server SVID picked per connection. Applies ztunnel's HTTP/2 settings to the server.
+    /// and validated, the server SVID picked per connection; ztunnel's HTTP/2 settings on this listener.
     /// Uses the <see cref="HboneServerOptions"/> registered with <c>AddHboneServer</c>.
     /// </summary>
     public static KestrelServerOptions ListenHbone(this KestrelServerOptions options, IPEndPoint endPoint, Action<ListenOptions>? configure = null) =>
@@ -31,7 +33,6 @@ public static class HboneKestrelExtensions
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(endPoint);
         var hbone = options.ApplicationServices.GetRequiredService<IOptions<HboneServerOptions>>().Value;
-        ApplyLimits(options, hbone);
         options.Listen(endPoint, listen =>
         {
             listen.UseHbone(hbone);
@@ -44,7 +45,11 @@ public static class HboneKestrelExtensions
     public static KestrelServerOptions ListenHbone(this KestrelServerOptions options, IPAddress address, int port, Action<ListenOptions>? configure = null) =>
         options.ListenHbone(new IPEndPoint(address, port), configure);
 
-    /// <summary>Turns a listener into an HBONE listener with <paramref name="hbone"/> (HTTP/2 over mutual TLS with SVIDs).</summary>
+    /// <summary>
+    /// Turns a listener into an HBONE listener with <paramref name="hbone"/>: Kestrel's TLS with our handshake (ALPN
+    /// h2), then the HBONE HTTP/2 engine ends the connection pipeline. Every HTTP/2 limit comes from
+    /// <paramref name="hbone"/>, for this listener only; the application's request pipeline is not involved.
+    /// </summary>
     public static ListenOptions UseHbone(this ListenOptions listenOptions, HboneServerOptions hbone)
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
@@ -58,20 +63,8 @@ public static class HboneKestrelExtensions
             OnConnection = handshake.OnConnectionAsync,
             HandshakeTimeout = hbone.HandshakeTimeout,
         });
+        var engine = new HboneConnectionHandler(hbone, listenOptions.ApplicationServices);
+        listenOptions.Run(engine.OnConnectedAsync);
         return listenOptions;
-    }
-
-    private static void ApplyLimits(KestrelServerOptions options, HboneServerOptions hbone)
-    {
-        options.AddServerHeader = false;
-        var limits = options.Limits;
-        limits.MaxRequestHeadersTotalSize = hbone.MaxRequestHeadersTotalSize;
-        limits.RequestHeadersTimeout = hbone.RequestHeadersTimeout;
-        limits.Http2.InitialStreamWindowSize = hbone.InitialStreamWindowSize;
-        limits.Http2.InitialConnectionWindowSize = hbone.InitialConnectionWindowSize;
-        limits.Http2.MaxFrameSize = hbone.MaxFrameSize;
-        limits.Http2.MaxStreamsPerConnection = hbone.MaxStreamsPerConnection;
-        limits.Http2.KeepAlivePingDelay = hbone.KeepAlivePingDelay;
-        limits.Http2.KeepAlivePingTimeout = hbone.KeepAlivePingTimeout;
     }
 }

@@ -180,7 +180,6 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         }).AddHandler(handler.HandleAsync);
         builder.WebHost.UseKestrel(kestrel => kestrel.ListenHbone(PodInboundEndPoint.Instance));
         var app = builder.Build();
-        app.UseHbone();
         return app;
     }
 

@@ -64,15 +64,15 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             return;
         }
 
-        connect.HttpContext.Items[typeof(PodProxy)] = pod;
-        connect.HttpContext.Items[typeof(ConnectionReport)] = report;
+        connect.Items[typeof(PodProxy)] = pod;
+        connect.Items[typeof(ConnectionReport)] = report;
         try
         {
             await _forwarder.HandleAsync(connect).ConfigureAwait(false);
         }
         finally
         {
-            var connection = connect.HttpContext.Items[typeof(LiveConnection)] as LiveConnection;
+            var connection = connect.Items[typeof(LiveConnection)] as LiveConnection;
             if (connection is not null)
             {
                 pod.Untrack(connection);
@@ -84,15 +84,15 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
                 Status = connect.StatusCode,
                 BytesSent = tunnel?.BytesFromPeer ?? 0,
                 BytesReceived = tunnel?.BytesToPeer ?? 0,
-                Error = connection?.AbortReason ?? connect.HttpContext.Items[DeniedKey] as string ?? connect.RejectReason ?? connect.OutcomeError,
+                Error = connection?.AbortReason ?? connect.Items[DeniedKey] as string ?? connect.RejectReason ?? connect.OutcomeError,
                 Duration = Stopwatch.GetElapsedTime(started),
-            }, opened: connect.HttpContext.Items.ContainsKey(OpenedKey));
+            }, opened: connect.Items.ContainsKey(OpenedKey));
         }
     }
 
     private ValueTask<bool> Authorize(HboneConnectContext connect)
     {
-        var pod = (PodProxy)connect.HttpContext.Items[typeof(PodProxy)]!;
+        var pod = (PodProxy)connect.Items[typeof(PodProxy)]!;
         var target = connect.Authority.ToIPEndPoint();
         if (target is null || connect.RemoteEndPoint is not { } remote || pod.PolicyFor(_context.Store.Current) is not { } policy)
         {
@@ -104,24 +104,23 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
         var decision = policy.Authorize(attributes);
         if (!decision.Allowed)
         {
-            connect.HttpContext.Items[DeniedKey] = $"{connect.PeerIdentity} denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}";
+            connect.Items[DeniedKey] = $"{connect.PeerIdentity} denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}";
             return ValueTask.FromResult(false);
         }
 
-        var http = connect.HttpContext;
-        connect.HttpContext.Items[typeof(LiveConnection)] = pod.Track(attributes, http.Abort);
+        connect.Items[typeof(LiveConnection)] = pod.Track(attributes, connect.Abort);
         return ValueTask.FromResult(true);
     }
 
     private Socket CreateSocket(HboneConnectContext connect, IPEndPoint upstream)
     {
-        var pod = (PodProxy)connect.HttpContext.Items[typeof(PodProxy)]!;
+        var pod = (PodProxy)connect.Items[typeof(PodProxy)]!;
         var client = connect.RemoteEndPoint?.Address ?? throw new SocketException((int)SocketError.AddressNotAvailable);
         var socket = pod.Sockets.Spoofed(client);
 
         // The forwarder asks for the upstream socket only after every check passed: the connection opens here.
-        _context.Reporter.Opened((ConnectionReport)connect.HttpContext.Items[typeof(ConnectionReport)]!);
-        connect.HttpContext.Items[OpenedKey] = true;
+        _context.Reporter.Opened((ConnectionReport)connect.Items[typeof(ConnectionReport)]!);
+        connect.Items[OpenedKey] = true;
         return socket;
     }
 }

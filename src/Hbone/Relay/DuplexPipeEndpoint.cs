@@ -46,12 +46,6 @@ public abstract class DuplexPipeEndpoint : RelayEndpoint
     /// </summary>
     protected abstract void OnFailed(TunnelOutcome outcome);
 
-    /// <summary>
-    /// Called when <see cref="Input"/> completed; return false (after resetting the endpoint) when that end is
-    /// not a valid half-close, e.g. trailers on a CONNECT stream. The default accepts every end.
-    /// </summary>
-    protected virtual bool OnInputCompleted() => true;
-
     // Pooled state machine: a send that completes later allocates nothing in steady state.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal sealed override async ValueTask<bool> SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
@@ -86,8 +80,6 @@ public abstract class DuplexPipeEndpoint : RelayEndpoint
     }
 
     internal sealed override ValueTask CompleteWritesAsync(CancellationToken cancellationToken) => CompleteOutputAsync();
-
-    internal sealed override bool AcceptEndOfInput() => OnInputCompleted();
 
     internal sealed override TunnelOutcome? Classify(Exception exception) => exception switch
     {

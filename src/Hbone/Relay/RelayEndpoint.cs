@@ -63,9 +63,6 @@ public abstract class RelayEndpoint
     /// <summary>Half-closes the write side (FIN or END_STREAM).</summary>
     internal abstract ValueTask CompleteWritesAsync(CancellationToken cancellationToken);
 
-    /// <summary>Checks the end of <see cref="Reader"/>: false when it must count as a reset (the endpoint already reset itself).</summary>
-    internal virtual bool AcceptEndOfInput() => true;
-
     /// <summary>The outcome an exception thrown by this endpoint stands for; null when the relay decides (cancellation).</summary>
     internal abstract TunnelOutcome? Classify(Exception exception);
 

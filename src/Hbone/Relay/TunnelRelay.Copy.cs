@@ -57,7 +57,7 @@ public sealed partial class TunnelRelay
 
             if (result.IsCompleted)
             {
-                return await EndAsync(source, sink, cancellationToken).ConfigureAwait(false);
+                return await EndAsync(sink, cancellationToken).ConfigureAwait(false);
             }
 
             if (result.IsCanceled)
@@ -104,7 +104,7 @@ public sealed partial class TunnelRelay
 
             if (read == 0)
             {
-                return await EndAsync(source, sink, cancellationToken).ConfigureAwait(false);
+                return await EndAsync(sink, cancellationToken).ConfigureAwait(false);
             }
 
             try
@@ -147,7 +147,7 @@ public sealed partial class TunnelRelay
 
                 if (read == 0)
                 {
-                    return await EndAsync(source, sink, cancellationToken).ConfigureAwait(false);
+                    return await EndAsync(sink, cancellationToken).ConfigureAwait(false);
                 }
 
                 try
@@ -175,13 +175,8 @@ public sealed partial class TunnelRelay
     }
 
     /// <summary>The source half-closed: pass it on as the sink's half-close; the other direction keeps flowing.</summary>
-    private async Task<TunnelOutcome> EndAsync(RelayEndpoint source, RelayEndpoint sink, CancellationToken cancellationToken)
+    private async Task<TunnelOutcome> EndAsync(RelayEndpoint sink, CancellationToken cancellationToken)
     {
-        if (!source.AcceptEndOfInput())
-        {
-            return source.ResetOutcome;
-        }
-
         try
         {
             await sink.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);

@@ -29,7 +29,7 @@ public sealed class DoubleHboneTests
         var innerSeen = new TaskCompletionSource<(string? Network, string Authority, SpiffeId Peer)>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var workload = await HboneTestServer.StartAsync(handler: b => b.AddHandler(async ctx =>
         {
-            innerSeen.TrySetResult((ctx.HttpContext.Request.Headers[HboneHeaders.ForwardedNetwork].ToString(), ctx.Authority.ToString(), ctx.PeerIdentity));
+            innerSeen.TrySetResult((string.Join(",", ctx.RequestHeaders.Where(h => h.Key == HboneHeaders.ForwardedNetwork).Select(h => h.Value)), ctx.Authority.ToString(), ctx.PeerIdentity));
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(upstream.EndPoint, ctx.Aborted);
             var tunnel = await ctx.AcceptAsync(ctx.Aborted);

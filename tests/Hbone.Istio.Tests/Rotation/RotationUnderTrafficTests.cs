@@ -60,7 +60,6 @@ public sealed class RotationUnderTrafficTests : IAsyncLifetime
         }).AddForwarder();
         builder.WebHost.UseKestrel(k => k.ListenHbone(IPAddress.Loopback, 0));
         _server = builder.Build();
-        _server.UseHbone();
         await _server.StartAsync();
         var address = _server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         _serverEndPoint = new IPEndPoint(IPAddress.Loopback, new Uri(address).Port);

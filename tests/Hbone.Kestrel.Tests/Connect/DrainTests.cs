@@ -36,7 +36,7 @@ public sealed class DrainTests
 
         Assert.Equal("during drain"u8.ToArray(), buffer);
 
-        // Kestrel's first GOAWAY carries 2^31-1 and it would still serve new streams; HBONE refuses them.
+        // A draining HBONE server refuses new streams.
         var accepted = upstream.Accepted;
         var late = await connection.OpenStreamAsync(upstream.Authority);
         Assert.Equal((int)Http2ErrorCode.RefusedStream, await late.Reset.Task.WaitAsync(Deadline));

@@ -52,7 +52,6 @@ internal sealed class HboneTestServer : IAsyncDisposable
 
         builder.WebHost.ConfigureKestrel(k => k.ListenHbone(IPAddress.Loopback, 0));
         var app = builder.Build();
-        app.UseHbone();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var port = new Uri(address).Port;

@@ -42,7 +42,7 @@ public sealed class ConnectRequestTests
 
         await connection.WriteHeadersAsync(1, [(":method", "CONNECT"), (":authority", upstream.Authority), (name, value)], endStream: false);
 
-        // Kestrel rejects it before the application runs: a stream error, the connection stays usable.
+        // Rejected before the application runs: a stream error, the connection stays usable.
         Assert.Equal(ServerAnswer.Reset((int)Http2ErrorCode.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
         Assert.Equal(0, upstream.AcceptPending());
         Assert.Null(server.TryNextLog());
@@ -103,16 +103,13 @@ public sealed class ConnectRequestTests
         Assert.Equal(0, upstream.AcceptPending());
     }
 
-    /// <summary>
-    /// Authorities that Kestrel's own Host validation refuses before the application runs: it resets the stream
-    /// with PROTOCOL_ERROR ("RST replaces 400") instead of the catalogue's 400. Not changeable from the middleware.
-    /// </summary>
+    /// <summary>Authorities with userinfo or a bracketless IPv6 address: 400 like any other bad authority (contract).</summary>
     [Theory]
     [Trait("case", "CON-04")]
     [InlineData("user@127.0.0.1:{port}")]
     [InlineData("fd00::1:{port}")]
     [InlineData("::1:{port}")]
-    public async Task CON_04_authority_refused_by_kestrel_host_validation_is_reset_with_protocol_error(string template)
+    public async Task CON_04_authority_with_userinfo_or_bracketless_ipv6_is_answered_400(string template)
     {
         using var upstream = new TcpUpstream();
         var authority = template.Replace("{port}", upstream.EndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
@@ -121,9 +118,11 @@ public sealed class ConnectRequestTests
 
         await connection.WriteHeadersAsync(1, [(":method", "CONNECT"), (":authority", authority)], endStream: false);
 
-        Assert.Equal(ServerAnswer.Reset((int)Http2ErrorCode.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
+        Assert.Equal(ServerAnswer.Status(400), await ServerAnswer.ReadAsync(connection, 1));
+        var log = await server.NextLogAsync(Deadline);
+        Assert.Equal(400, log.StatusCode);
+        Assert.StartsWith("invalid :authority", log.Error);
         Assert.Equal(0, upstream.AcceptPending());
-        Assert.Null(server.TryNextLog());
     }
 
     [Fact]
@@ -143,9 +142,8 @@ public sealed class ConnectRequestTests
     }
 
     /// <summary>
-    /// RFC 9113 §8.5: only DATA and stream-management frames may follow a CONNECT's 200. Trailers with END_STREAM are
-    /// accepted by Kestrel as the end of the request body, so the tunnel itself resets the stream (PROTOCOL_ERROR)
-    /// and the upstream (TCP RST) when the peer sent any.
+    /// RFC 9113 §8.5: only DATA and stream-management frames may follow a CONNECT's 200: trailers reset the stream
+    /// (PROTOCOL_ERROR) and the upstream (TCP RST).
     /// </summary>
     [Fact]
     [Trait("case", "CON-12")]
@@ -167,10 +165,10 @@ public sealed class ConnectRequestTests
         Assert.Equal(TunnelOutcome.PeerReset, log.Outcome);
     }
 
-    /// <summary>Trailers without END_STREAM: Kestrel answers with a connection error (GOAWAY PROTOCOL_ERROR).</summary>
+    /// <summary>Trailers without END_STREAM: a stream error too (RST_STREAM PROTOCOL_ERROR), the upstream reset.</summary>
     [Fact]
     [Trait("case", "CON-12")]
-    public async Task CON_12_headers_without_end_stream_on_an_established_tunnel_is_goaway_and_resets_the_upstream()
+    public async Task CON_12_headers_without_end_stream_on_an_established_tunnel_resets_the_stream_and_the_upstream()
     {
         using var upstream = new TcpUpstream();
         await using var server = await HboneTestServer.StartAsync();
@@ -181,7 +179,7 @@ public sealed class ConnectRequestTests
 
         await connection.WriteHeadersAsync(1, [("x-trailer", "1")], endStream: false);
 
-        Assert.Equal(ServerAnswer.GoAway((int)Http2ErrorCode.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
+        Assert.Equal(ServerAnswer.Reset((int)Http2ErrorCode.ProtocolError), await ServerAnswer.ReadAsync(connection, 1));
         await AssertUpstreamResetAsync(upstreamSocket);
         var log = await server.NextLogAsync(Deadline);
         Assert.Equal(200, log.StatusCode);

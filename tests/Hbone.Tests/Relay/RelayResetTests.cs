@@ -63,21 +63,6 @@ public sealed class RelayResetTests
 
     [Fact]
     [Trait("case", "CON-10")]
-    public async Task An_end_of_input_the_endpoint_rejects_counts_as_a_peer_reset_and_resets_the_socket()
-    {
-        var (upstream, socket) = await PairAsync();
-        using var _ = new Sockets(upstream, socket);
-        var tunnel = TestPipeEndpoint.Create(acceptEnd: false);
-        var run = new TunnelRelay(tunnel, RelayEndpoint.Create(socket)).RunAsync();
-
-        await tunnel.FromPeer.CompleteAsync();
-
-        await AssertResetAsync(upstream);
-        Assert.Equal(TunnelOutcome.PeerReset, await run.WaitAsync(Deadline));
-    }
-
-    [Fact]
-    [Trait("case", "CON-10")]
     public async Task Cancellation_aborts_and_resets_both_sockets()
     {
         var (app, a) = await PairAsync();

@@ -12,15 +12,12 @@ internal sealed class TestPipeEndpoint : DuplexPipeEndpoint
     private readonly CancellationTokenSource _aborted;
     private readonly TaskCompletionSource<TunnelOutcome> _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private readonly bool _acceptEnd;
-
-    private TestPipeEndpoint(Pipe fromPeer, Pipe toPeer, bool acceptEnd)
+    private TestPipeEndpoint(Pipe fromPeer, Pipe toPeer)
         : base(fromPeer.Reader, toPeer.Writer)
     {
         FromPeer = fromPeer.Writer;
         ToPeer = toPeer.Reader;
         _aborted = new CancellationTokenSource();
-        _acceptEnd = acceptEnd;
     }
 
     /// <summary>The peer's side: written data reaches the relay; completing it is the peer's END_STREAM.</summary>
@@ -34,9 +31,8 @@ internal sealed class TestPipeEndpoint : DuplexPipeEndpoint
 
     protected override CancellationToken Aborted => _aborted.Token;
 
-    /// <param name="acceptEnd">When false, the peer's end of input counts as a protocol error (like trailers on CONNECT).</param>
-    public static TestPipeEndpoint Create(bool acceptEnd = true) =>
-        new(new Pipe(new PipeOptions(useSynchronizationContext: false)), new Pipe(new PipeOptions(useSynchronizationContext: false)), acceptEnd);
+    public static TestPipeEndpoint Create() =>
+        new(new Pipe(new PipeOptions(useSynchronizationContext: false)), new Pipe(new PipeOptions(useSynchronizationContext: false)));
 
     /// <summary>The peer resets the stream.</summary>
     public void PeerReset() => _aborted.Cancel();
@@ -63,6 +59,4 @@ internal sealed class TestPipeEndpoint : DuplexPipeEndpoint
     protected override ValueTask CompleteOutputAsync() => Output.CompleteAsync();
 
     protected override void OnFailed(TunnelOutcome outcome) => _failed.TrySetResult(outcome);
-
-    protected override bool OnInputCompleted() => _acceptEnd;
 }

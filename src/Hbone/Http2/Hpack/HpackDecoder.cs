@@ -54,9 +54,30 @@ internal sealed class HpackDecoder
     public void Decode(ReadOnlySpan<byte> block, IHpackHeaderHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
+        DecodeCore(block, handler, _maxHeaderListSize, discardOverLimit: false);
+    }
+
+    /// <summary>
+    /// Decodes one complete header block, keeping the dynamic table in step with the peer even when the decoded
+    /// list exceeds <paramref name="maxHeaderListSize"/>: from that field on, no field reaches the handler.
+    /// </summary>
+    /// <returns>False when the list exceeded the limit (answer 431; the connection stays usable).</returns>
+    /// <exception cref="HpackDecodingException">The block is malformed (answer COMPRESSION_ERROR).</exception>
+    public bool DecodeBounded(ReadOnlySpan<byte> block, IHpackHeaderHandler handler, int maxHeaderListSize)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxHeaderListSize);
+        return DecodeCore(block, handler, maxHeaderListSize, discardOverLimit: true);
+    }
+
+    // With discardOverLimit, an over-limit list stops feeding the handler instead of throwing; strings are then
+    // decoded whole (bounded by the block's length) so that indexed entries still match the peer's table.
+    private bool DecodeCore(ReadOnlySpan<byte> block, IHpackHeaderHandler handler, int limit, bool discardOverLimit)
+    {
         int position = 0;
         int listSize = 0;
         bool fieldSeen = false;
+        bool exceeded = false;
 
         while (position < block.Length)
         {
@@ -69,9 +90,13 @@ internal sealed class HpackDecoder
                 // Indexed Header Field (§6.1).
                 int index = ReadInteger(block, ref position, 7);
                 GetEntry(index, out name, out value);
-                listSize = Account(listSize, name.Length, value.Length);
+                listSize = Account(listSize, name.Length, value.Length, limit, discardOverLimit, ref exceeded);
                 fieldSeen = true;
-                handler.OnHeader(name, value);
+                if (!exceeded)
+                {
+                    handler.OnHeader(name, value);
+                }
+
                 continue;
             }
 
@@ -101,7 +126,7 @@ internal sealed class HpackDecoder
             bool nameInBuffer = false;
             if (nameIndex == 0)
             {
-                name = ReadString(block, ref position, 0, _maxHeaderListSize - listSize - HpackDynamicTable.EntryOverhead, out nameInBuffer);
+                name = ReadString(block, ref position, 0, Budget(limit, listSize, 0, discardOverLimit), out nameInBuffer);
                 bufferUsed = nameInBuffer ? name.Length : 0;
             }
             else
@@ -118,30 +143,46 @@ internal sealed class HpackDecoder
             }
 
             int nameLength = name.Length;
-            value = ReadString(block, ref position, bufferUsed, _maxHeaderListSize - listSize - HpackDynamicTable.EntryOverhead - nameLength, out _);
+            value = ReadString(block, ref position, bufferUsed, Budget(limit, listSize, nameLength, discardOverLimit), out _);
             if (nameInBuffer)
             {
                 // Reading the value may have replaced the buffer.
                 name = _buffer.AsSpan(0, nameLength);
             }
 
-            listSize = Account(listSize, nameLength, value.Length);
+            listSize = Account(listSize, nameLength, value.Length, limit, discardOverLimit, ref exceeded);
             fieldSeen = true;
-            handler.OnHeader(name, value);
+            if (!exceeded)
+            {
+                handler.OnHeader(name, value);
+            }
+
             if (addToTable)
             {
                 _dynamicTable.Add(name, value);
             }
         }
+
+        return !exceeded;
     }
 
-    private int Account(int listSize, int nameLength, int valueLength)
+    private static int Budget(int limit, int listSize, int nameLength, bool discardOverLimit) =>
+        discardOverLimit ? int.MaxValue - 1 : limit - listSize - HpackDynamicTable.EntryOverhead - nameLength;
+
+    private static int Account(int listSize, int nameLength, int valueLength, int limit, bool discardOverLimit, ref bool exceeded)
     {
         // RFC 9113 §6.5.2; checked before the handler sees the field, so a bomb stops at the limit.
         long total = (long)listSize + nameLength + valueLength + HpackDynamicTable.EntryOverhead;
-        if (total > _maxHeaderListSize)
+        if (total > limit)
         {
-            throw new HpackHeaderListTooLargeException($"The header list exceeds {_maxHeaderListSize} octets.");
+            if (!discardOverLimit)
+            {
+                throw new HpackHeaderListTooLargeException($"The header list exceeds {limit} octets.");
+            }
+
+            // Capped so that a long block of indexed fields cannot overflow the count.
+            exceeded = true;
+            return limit + 1;
         }
 
         return (int)total;
