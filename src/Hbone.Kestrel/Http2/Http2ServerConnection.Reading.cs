@@ -637,8 +637,12 @@ internal sealed partial class Http2ServerConnection
 
                 _peerMaxFrameSize = (int)value;
                 break;
+            case SettingId.HeaderTableSize:
+                // RFC 7541 §4.2: the next header block must open with a table size update (nghttp2 insists).
+                _tableSizeUpdatePending = true;
+                break;
             default:
-                // The encoder is stateless (no dynamic table) and the server never pushes: the rest changes nothing.
+                // The server never pushes and has no use for the peer's header list limit: the rest changes nothing.
                 break;
         }
     }

@@ -284,18 +284,28 @@ internal sealed partial class Http2ServerConnection
     private void WriteHeadersLocked(int streamId, int status, bool endStream)
     {
         Span<byte> block = stackalloc byte[8];
+        var length = 0;
+        if (_tableSizeUpdatePending)
+        {
+            // The encoder never indexes, so a dynamic table of size 0 is always within the peer's limit.
+            block[length++] = 0x20;
+            _tableSizeUpdatePending = false;
+        }
+
         var index = status switch { 200 => 8, 204 => 9, 206 => 10, 304 => 11, 400 => 12, 404 => 13, 500 => 14, _ => 0 };
-        int length;
+        int written;
         if (index != 0)
         {
-            HpackEncoder.TryEncodeIndexed(index, block, out length);
+            HpackEncoder.TryEncodeIndexed(index, block[length..], out written);
         }
         else
         {
             Span<char> digits = stackalloc char[3];
             status.TryFormat(digits, out _, provider: System.Globalization.CultureInfo.InvariantCulture);
-            HpackEncoder.TryEncodeHeader(8, digits, block, out length);
+            HpackEncoder.TryEncodeHeader(8, digits, block[length..], out written);
         }
+
+        length += written;
 
         var flags = (byte)(FrameFlags.EndHeaders | (endStream ? FrameFlags.EndStream : FrameFlags.None));
         WriteFrameLocked(FrameType.Headers, flags, streamId, block[..length], control: false);

@@ -52,6 +52,9 @@ internal sealed partial class Http2ServerConnection
     private int _tooLargeAnswers;
 
     private bool _goAwaySent;
+
+    // Set when the peer sent SETTINGS_HEADER_TABLE_SIZE: the next header block starts with a table size update.
+    private bool _tableSizeUpdatePending;
     private bool _closed;
     private bool _gracefulClose;
     private bool _peerGoAway;

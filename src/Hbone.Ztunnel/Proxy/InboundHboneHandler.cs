@@ -72,7 +72,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
         }
         finally
         {
-            var connection = connect.Items[typeof(LiveConnection)] as LiveConnection;
+            var connection = connect.Items.TryGetValue(typeof(LiveConnection), out var live) ? live as LiveConnection : null;
             if (connection is not null)
             {
                 pod.Untrack(connection);
@@ -84,7 +84,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
                 Status = connect.StatusCode,
                 BytesSent = tunnel?.BytesFromPeer ?? 0,
                 BytesReceived = tunnel?.BytesToPeer ?? 0,
-                Error = connection?.AbortReason ?? connect.Items[DeniedKey] as string ?? connect.RejectReason ?? connect.OutcomeError,
+                Error = connection?.AbortReason ?? (connect.Items.TryGetValue(DeniedKey, out var denied) ? denied as string : null) ?? connect.RejectReason ?? connect.OutcomeError,
                 Duration = Stopwatch.GetElapsedTime(started),
             }, opened: connect.Items.ContainsKey(OpenedKey));
         }

@@ -170,7 +170,12 @@ internal sealed class H2Client : IAsyncDisposable
     {
         var stream = StreamOf(streamId);
         var delay = Task.Delay(timeout);
-        await Task.WhenAny(stream.Headers.Task, stream.Reset.Task, FirstGoAway.Task, Closed.Task, delay);
+
+        // A graceful GOAWAY (drain) does not answer a stream: the stream's own HEADERS or RST_STREAM still follows.
+        var goAwayAnswers = FirstGoAway.Task.IsCompletedSuccessfully && FirstGoAway.Task.Result.ErrorCode == (uint)Http2ErrorCode.NoError
+            ? delay
+            : FirstGoAway.Task;
+        await Task.WhenAny(stream.Headers.Task, stream.Reset.Task, goAwayAnswers, Closed.Task, delay);
         if (stream.Headers.Task.IsCompletedSuccessfully)
         {
             var (headers, endStream) = stream.Headers.Task.Result;
