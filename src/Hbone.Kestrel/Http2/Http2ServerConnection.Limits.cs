@@ -70,7 +70,7 @@ internal sealed partial class Http2ServerConnection
 
             if (Volatile.Read(ref _blockStreamId) != 0 && Stopwatch.GetElapsedTime(Volatile.Read(ref _blockStarted), now) >= _options.RequestHeadersTimeout)
             {
-                FailLocked(new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, "header block not finished within the request headers timeout"), "header block timeout");
+                FailLocked(new Http2ProtocolException(Http2ErrorCode.EnhanceYourCalm, "header block not finished within the request headers timeout"), "header block timeout");
                 return false;
             }
 

@@ -88,7 +88,7 @@ internal sealed partial class Http2ServerConnection
         buffer.Slice(0, available).CopyTo(head);
         if (!head[..available].SequenceEqual(ClientPreface[..available]))
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "invalid client preface");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "invalid client preface");
         }
 
         if (available < ClientPreface.Length)
@@ -119,7 +119,7 @@ internal sealed partial class Http2ServerConnection
         header = FrameHeader.Read(buffer);
         if (header.Length > _options.MaxFrameSize)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.FrameSizeError, $"{header.Type} frame of {header.Length} bytes exceeds SETTINGS_MAX_FRAME_SIZE");
+            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, $"{header.Type} frame of {header.Length} bytes exceeds SETTINGS_MAX_FRAME_SIZE");
         }
 
         if (buffer.Length < FrameHeader.Size + header.Length)
@@ -137,14 +137,14 @@ internal sealed partial class Http2ServerConnection
     {
         if (_blockStreamId != 0 && header.Type != FrameType.Continuation)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, $"{header.Type} frame inside a header block");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"{header.Type} frame inside a header block");
         }
 
         if (!_settingsReceived)
         {
             if (header.Type != FrameType.Settings || header.HasFlag(FrameFlags.Ack))
             {
-                throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "the first frame is not SETTINGS");
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "the first frame is not SETTINGS");
             }
 
             _settingsReceived = true;
@@ -180,7 +180,7 @@ internal sealed partial class Http2ServerConnection
                 OnWindowUpdate(header, payload);
                 break;
             case FrameType.PushPromise:
-                throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "PUSH_PROMISE from a client");
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PUSH_PROMISE from a client");
             default:
                 // RFC 9113 §5.5: unknown frame types are ignored.
                 break;
@@ -191,12 +191,12 @@ internal sealed partial class Http2ServerConnection
     {
         if (header.StreamId == 0)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, $"{header.Type} on stream 0");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"{header.Type} on stream 0");
         }
 
         if (header.StreamId > _highestStreamId)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, $"{header.Type} on idle stream {header.StreamId}");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"{header.Type} on idle stream {header.StreamId}");
         }
     }
 
@@ -209,7 +209,7 @@ internal sealed partial class Http2ServerConnection
             var padding = header.Length == 0 ? -1 : FirstByte(payload);
             if (padding < 0 || padding >= header.Length)
             {
-                throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "DATA padding exceeds the frame");
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "DATA padding exceeds the frame");
             }
 
             data = payload.Slice(1, header.Length - 1 - padding);
@@ -220,7 +220,7 @@ internal sealed partial class Http2ServerConnection
         {
             if (header.Length > _connectionReceiveWindow)
             {
-                throw new Http2ConnectionErrorException(Http2ErrorCode.FlowControlError, "DATA beyond the connection window");
+                throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "DATA beyond the connection window");
             }
 
             _connectionReceiveWindow -= header.Length;
@@ -248,7 +248,7 @@ internal sealed partial class Http2ServerConnection
 
             if (header.Length > stream.ReceiveWindow)
             {
-                throw new Http2ConnectionErrorException(Http2ErrorCode.FlowControlError, "DATA beyond the stream window");
+                throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "DATA beyond the stream window");
             }
 
             stream.ReceiveWindow -= header.Length;
@@ -287,7 +287,7 @@ internal sealed partial class Http2ServerConnection
     {
         if (header.StreamId == 0 || (header.StreamId & 1) == 0)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, $"HEADERS on stream {header.StreamId}");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"HEADERS on stream {header.StreamId}");
         }
 
         var offset = 0;
@@ -296,7 +296,7 @@ internal sealed partial class Http2ServerConnection
         {
             if (header.Length < 1)
             {
-                throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "HEADERS padding exceeds the frame");
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "HEADERS padding exceeds the frame");
             }
 
             padding = FirstByte(payload);
@@ -310,13 +310,13 @@ internal sealed partial class Http2ServerConnection
 
         if (offset + padding > header.Length)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "HEADERS padding exceeds the frame");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "HEADERS padding exceeds the frame");
         }
 
         var fragment = payload.Slice(offset, header.Length - offset - padding);
         if (fragment.Length > 2L * _options.MaxRequestHeadersTotalSize)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, $"header block larger than {2L * _options.MaxRequestHeadersTotalSize} compressed bytes");
+            throw new Http2ProtocolException(Http2ErrorCode.EnhanceYourCalm, $"header block larger than {2L * _options.MaxRequestHeadersTotalSize} compressed bytes");
         }
 
         _blockStreamId = header.StreamId;
@@ -342,12 +342,12 @@ internal sealed partial class Http2ServerConnection
     {
         if (_blockStreamId == 0 || header.StreamId != _blockStreamId)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "CONTINUATION without an open header block");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "CONTINUATION without an open header block");
         }
 
         if (++_blockContinuations > MaxContinuations)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, $"more than {MaxContinuations} CONTINUATION frames in one header block");
+            throw new Http2ProtocolException(Http2ErrorCode.EnhanceYourCalm, $"more than {MaxContinuations} CONTINUATION frames in one header block");
         }
 
         AppendBlock(payload);
@@ -363,7 +363,7 @@ internal sealed partial class Http2ServerConnection
         var needed = _blockLength + fragment.Length;
         if (needed > limit)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, $"header block larger than {limit} compressed bytes");
+            throw new Http2ProtocolException(Http2ErrorCode.EnhanceYourCalm, $"header block larger than {limit} compressed bytes");
         }
 
         if (_block is null || _block.Length < needed)
@@ -394,7 +394,7 @@ internal sealed partial class Http2ServerConnection
         }
         catch (HpackDecodingException ex)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.CompressionError, ex.Message);
+            throw new Http2ProtocolException(Http2ErrorCode.CompressionError, ex.Message);
         }
         finally
         {
@@ -441,7 +441,7 @@ internal sealed partial class Http2ServerConnection
 
         if (streamId <= _highestStreamId)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, $"stream {streamId} is not above the last stream {_highestStreamId}");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"stream {streamId} is not above the last stream {_highestStreamId}");
         }
 
         _highestStreamId = streamId;
@@ -456,7 +456,7 @@ internal sealed partial class Http2ServerConnection
             _headers.Discard();
             if (++_tooLargeAnswers > MaxTooLargeAnswers)
             {
-                throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, "too many oversized header lists");
+                throw new Http2ProtocolException(Http2ErrorCode.EnhanceYourCalm, "too many oversized header lists");
             }
         }
 
@@ -513,12 +513,12 @@ internal sealed partial class Http2ServerConnection
     {
         if (header.StreamId == 0)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "PRIORITY on stream 0");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PRIORITY on stream 0");
         }
 
         if (header.Length != 5)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.FrameSizeError, "PRIORITY length is not 5");
+            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "PRIORITY length is not 5");
         }
 
         lock (_lock)
@@ -531,7 +531,7 @@ internal sealed partial class Http2ServerConnection
     {
         if (header.Length != 4)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.FrameSizeError, "RST_STREAM length is not 4");
+            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "RST_STREAM length is not 4");
         }
 
         RequireStream(header);
@@ -547,7 +547,7 @@ internal sealed partial class Http2ServerConnection
             // Rapid reset (CVE-2023-44487) costs the server work it never finishes: streams reset before their answer.
             if (!stream.Answered && !_resets.TryCharge(Stopwatch.GetTimestamp()))
             {
-                throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, "rapid reset: too many streams reset by the client");
+                throw new Http2ProtocolException(Http2ErrorCode.EnhanceYourCalm, "rapid reset: too many streams reset by the client");
             }
 
             RemoveStreamLocked(stream);
@@ -560,14 +560,14 @@ internal sealed partial class Http2ServerConnection
     {
         if (header.StreamId != 0)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "SETTINGS on a stream");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "SETTINGS on a stream");
         }
 
         if (header.HasFlag(FrameFlags.Ack))
         {
             if (header.Length != 0)
             {
-                throw new Http2ConnectionErrorException(Http2ErrorCode.FrameSizeError, "SETTINGS ACK with a payload");
+                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "SETTINGS ACK with a payload");
             }
 
             lock (_lock)
@@ -580,7 +580,7 @@ internal sealed partial class Http2ServerConnection
 
         if (header.Length % 6 != 0)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.FrameSizeError, "SETTINGS length is not a multiple of 6");
+            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "SETTINGS length is not a multiple of 6");
         }
 
         Span<byte> entry = stackalloc byte[6];
@@ -602,16 +602,11 @@ internal sealed partial class Http2ServerConnection
 
     private void ApplySettingLocked(ushort id, uint value)
     {
+        PeerSettingRules.Validate(id, value);
         switch (id)
         {
-            case SettingId.EnablePush when value > 1:
-                throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "SETTINGS_ENABLE_PUSH above 1");
             case SettingId.InitialWindowSize:
-                if (value > int.MaxValue)
-                {
-                    throw new Http2ConnectionErrorException(Http2ErrorCode.FlowControlError, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1");
-                }
-
+                // A new initial window shifts every open stream's send window by the difference (RFC 9113 §6.9.2).
                 var delta = (int)value - _peerInitialWindow;
                 _peerInitialWindow = (int)value;
                 foreach (var stream in _streams.Values)
@@ -619,7 +614,7 @@ internal sealed partial class Http2ServerConnection
                     stream.SendWindow += delta;
                     if (stream.SendWindow > int.MaxValue)
                     {
-                        throw new Http2ConnectionErrorException(Http2ErrorCode.FlowControlError, "a stream window above 2^31-1");
+                        throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "a stream window above 2^31-1");
                     }
 
                     if (delta > 0)
@@ -630,11 +625,6 @@ internal sealed partial class Http2ServerConnection
 
                 break;
             case SettingId.MaxFrameSize:
-                if (value is < FrameHeader.MinMaxFrameSize or > FrameHeader.MaxMaxFrameSize)
-                {
-                    throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "SETTINGS_MAX_FRAME_SIZE out of range");
-                }
-
                 _peerMaxFrameSize = (int)value;
                 break;
             case SettingId.HeaderTableSize:
@@ -651,12 +641,12 @@ internal sealed partial class Http2ServerConnection
     {
         if (header.StreamId != 0)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "PING on a stream");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "PING on a stream");
         }
 
         if (header.Length != 8)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.FrameSizeError, "PING length is not 8");
+            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "PING length is not 8");
         }
 
         Span<byte> data = stackalloc byte[8];
@@ -683,12 +673,12 @@ internal sealed partial class Http2ServerConnection
     {
         if (header.StreamId != 0)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "GOAWAY on a stream");
+            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "GOAWAY on a stream");
         }
 
         if (header.Length < 8)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.FrameSizeError, "GOAWAY shorter than 8 bytes");
+            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "GOAWAY shorter than 8 bytes");
         }
 
         lock (_lock)
@@ -703,7 +693,7 @@ internal sealed partial class Http2ServerConnection
     {
         if (header.Length != 4)
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.FrameSizeError, "WINDOW_UPDATE length is not 4");
+            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "WINDOW_UPDATE length is not 4");
         }
 
         var increment = ReadInt32(payload) & int.MaxValue;
@@ -711,7 +701,7 @@ internal sealed partial class Http2ServerConnection
         {
             if (increment == 0)
             {
-                throw new Http2ConnectionErrorException(Http2ErrorCode.ProtocolError, "WINDOW_UPDATE increment 0 on the connection");
+                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "WINDOW_UPDATE increment 0 on the connection");
             }
 
             lock (_lock)
@@ -728,7 +718,7 @@ internal sealed partial class Http2ServerConnection
                 _connectionSendWindow += increment;
                 if (_connectionSendWindow > int.MaxValue)
                 {
-                    throw new Http2ConnectionErrorException(Http2ErrorCode.FlowControlError, "connection window above 2^31-1");
+                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "connection window above 2^31-1");
                 }
 
                 foreach (var stream in _streams.Values)
@@ -789,7 +779,7 @@ internal sealed partial class Http2ServerConnection
     {
         if (!_flood.TryCharge(Stopwatch.GetTimestamp()))
         {
-            throw new Http2ConnectionErrorException(Http2ErrorCode.EnhanceYourCalm, "control frame flood");
+            throw new Http2ProtocolException(Http2ErrorCode.EnhanceYourCalm, "control frame flood");
         }
     }
 

@@ -58,7 +58,7 @@ internal sealed partial class Http2ServerConnection
     private bool _closed;
     private bool _gracefulClose;
     private bool _peerGoAway;
-    private Http2ConnectionErrorException? _pendingError;
+    private Http2ProtocolException? _pendingError;
     private string? _abortReason;
     private int _activeHandlers;
 
@@ -101,18 +101,18 @@ internal sealed partial class Http2ServerConnection
         using var closing = _context.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested.Register(static s => ((Http2ServerConnection)s!).BeginDrain(), this);
         using var stopping = Dispatcher.Stopping.Register(static s => ((Http2ServerConnection)s!).BeginDrain(), this);
         var heartbeat = HeartbeatAsync();
-        Http2ConnectionErrorException? error = null;
+        Http2ProtocolException? error = null;
         try
         {
             await ReadLoopAsync().ConfigureAwait(false);
         }
-        catch (Http2ConnectionErrorException ex)
+        catch (Http2ProtocolException ex)
         {
             error = ex;
         }
         catch (HpackDecodingException ex)
         {
-            error = new Http2ConnectionErrorException(Http2ErrorCode.CompressionError, ex.Message);
+            error = new Http2ProtocolException(Http2ErrorCode.CompressionError, ex.Message);
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
         {
@@ -123,19 +123,19 @@ internal sealed partial class Http2ServerConnection
         {
             // A fault of the engine itself, not of the peer: the connection ends with INTERNAL_ERROR.
             EngineFailed(_logger, _context.RemoteEndPoint?.ToString() ?? "unknown", ex);
-            error = new Http2ConnectionErrorException(Http2ErrorCode.InternalError, ex.GetType().Name);
+            error = new Http2ProtocolException(Http2ErrorCode.InternalError, ex.GetType().Name);
         }
 
         if (error is not null)
         {
-            if (error.Code != Http2ErrorCode.InternalError)
+            if (error.ErrorCode != Http2ErrorCode.InternalError)
             {
-                ProtocolErrorLog.ConnectionError(_logger, _context.RemoteEndPoint, error.Code, error.Message);
+                ProtocolErrorLog.ConnectionError(_logger, _context.RemoteEndPoint, error.ErrorCode, error.Message);
             }
 
             lock (_lock)
             {
-                WriteGoAwayLocked(error.Code);
+                WriteGoAwayLocked(error.ErrorCode);
             }
         }
 
@@ -183,7 +183,7 @@ internal sealed partial class Http2ServerConnection
     }
 
     /// <summary>Ends the connection from outside the read loop: a timeout, or output the peer does not read.</summary>
-    private void FailLocked(Http2ConnectionErrorException? error, string reason)
+    private void FailLocked(Http2ProtocolException? error, string reason)
     {
         if (_closed)
         {

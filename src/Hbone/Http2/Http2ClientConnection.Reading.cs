@@ -343,19 +343,13 @@ internal sealed partial class Http2ClientConnection
 
     private void ApplySettingLocked(ushort id, uint value)
     {
+        PeerSettingRules.Validate(id, value);
         switch (id)
         {
-            case SettingId.EnablePush when value > 1:
-                throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "SETTINGS_ENABLE_PUSH must be 0 or 1.");
             case SettingId.MaxConcurrentStreams:
                 _peerMaxConcurrentStreams = (int)Math.Min(value, int.MaxValue);
                 break;
             case SettingId.InitialWindowSize:
-                if (value > int.MaxValue)
-                {
-                    throw new Http2ProtocolException(Http2ErrorCode.FlowControlError, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1.");
-                }
-
                 // A new initial window shifts every open stream's send window by the difference (RFC 9113 §6.9.2).
                 var delta = (int)value - _peerInitialWindow;
                 _peerInitialWindow = (int)value;
@@ -370,11 +364,6 @@ internal sealed partial class Http2ClientConnection
 
                 break;
             case SettingId.MaxFrameSize:
-                if (value < FrameHeader.MinMaxFrameSize || value > FrameHeader.MaxMaxFrameSize)
-                {
-                    throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, $"SETTINGS_MAX_FRAME_SIZE {value} out of range.");
-                }
-
                 _peerMaxFrameSize = (int)value;
                 break;
         }
