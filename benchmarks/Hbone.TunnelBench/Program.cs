@@ -4,13 +4,18 @@ const string Usage = """
     Hbone.TunnelBench: TCP load for the end-to-end tunnel benchmark (benchmarks/tunnel/run.sh).
     Every client subcommand prints one JSON line on stdout. Exit codes: 0 success, 1 error (one line on stderr).
 
-      echo     --listen IP:PORT                                   TCP echo server; prints 'listening on IP:PORT'
+      echo     --listen IP:PORT [--faults 0|1]                    TCP echo server; prints 'listening on IP:PORT'
+               --faults 1: a connection starting "RESET-AT" + uint32 N (big-endian) is reset after N echoed bytes
       latency  --target IP:PORT [--size 1024] [--count 10000] [--warmup 1000] [--timeout 120]
                one warm connection, COUNT round trips of SIZE bytes; p50/p90/p99 in microseconds
       connrate --target IP:PORT [--seconds 5] [--concurrency 4]
                connect, 1 byte there and back, close; repeated by CONCURRENCY workers for SECONDS
       idle     --target IP:PORT --pids [NAME=]PID[,...] [--count 10000] [--batch 200] [--timeout 120] [--settle 1]
                VmRSS of the pids before and after COUNT open connections (each echoed one byte)
+      soak     --target IP:PORT [--seconds 60] [--workers 32] [--seed 1] [--every 1]
+               churn with faults (benchmarks/soak/run.sh; the upstream is 'echo --faults 1'): normal and half-close
+               echoes verified by SHA-256, resets, slow readers, silent peers, upstream resets; cumulative counters
+               as one JSON line every EVERY seconds, the last with "final": true; unexpected failures on stderr
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -39,6 +44,7 @@ try
         "latency" => await LatencyTest.RunAsync(options, stop.Token),
         "connrate" => await ConnRateTest.RunAsync(options, stop.Token),
         "idle" => await IdleTest.RunAsync(options, stop.Token),
+        "soak" => await SoakTest.RunAsync(options, stop.Token),
         _ => throw new UsageException($"unknown subcommand '{args[0]}'"),
     };
 }
