@@ -53,7 +53,6 @@ internal sealed class DefenceServer : IAsyncDisposable
 
         builder.WebHost.ConfigureKestrel(k => k.ListenHbone(IPAddress.Loopback, 0));
         var app = builder.Build();
-        app.UseHbone();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new DefenceServer(app, logs, new IPEndPoint(IPAddress.Loopback, new Uri(address).Port));
