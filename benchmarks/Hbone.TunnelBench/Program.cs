@@ -10,6 +10,8 @@ const string Usage = """
                one warm connection, COUNT round trips of SIZE bytes; p50/p90/p99 in microseconds
       connrate --target IP:PORT [--seconds 5] [--concurrency 4]
                connect, 1 byte there and back, close; repeated by CONCURRENCY workers for SECONDS
+      streamrate --via IP:PORT --target IP:PORT --cert PEM --key PEM --ca PEM [--seconds 5] [--workers 16]
+               Hbone client in process: CONNECT on one warm pooled connection, 1 byte there and back, close
       idle     --target IP:PORT --pids [NAME=]PID[,...] [--count 10000] [--batch 200] [--timeout 120] [--settle 1]
                VmRSS of the pids before and after COUNT open connections (each echoed one byte)
       soak     --target IP:PORT [--seconds 60] [--workers 32] [--seed 1] [--every 1]
@@ -43,6 +45,7 @@ try
         "echo" => await EchoServer.RunAsync(options, stop.Token),
         "latency" => await LatencyTest.RunAsync(options, stop.Token),
         "connrate" => await ConnRateTest.RunAsync(options, stop.Token),
+        "streamrate" => await StreamRateTest.RunAsync(options, stop.Token),
         "idle" => await IdleTest.RunAsync(options, stop.Token),
         "soak" => await SoakTest.RunAsync(options, stop.Token),
         _ => throw new UsageException($"unknown subcommand '{args[0]}'"),

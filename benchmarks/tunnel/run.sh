@@ -39,7 +39,7 @@ if ((quick)); then
 else
     runs=3 iperf_seconds=5 conn_seconds=5 idle_count=10000 latency_count=10000 latency_warmup=1000
 fi
-conn_concurrency=4
+conn_concurrency=4 stream_workers=16
 load_connections=10 load_rate=1000 load_size=1024
 if ((quick)); then load_warmup=1 load_seconds=5; else load_warmup=5 load_seconds=30; fi
 lab=ztbench
@@ -167,7 +167,7 @@ tunnel_hbone() {
     start forward "${hbone[@]}" forward --listen "127.0.0.1:$forward_port" --via "$via" --target "127.0.0.1:$upstream" \
         --cert "$certs/client.pem" --key "$certs/client.key" --ca "$certs/ca.pem" --expect "$server_id"
     wait_port "$forward_port" "$LAST_PID" forward
-    ENTRY=$forward_port TUNNEL_PIDS="forward=$LAST_PID,serve=$serve_pid"
+    ENTRY=$forward_port TUNNEL_PIDS="forward=$LAST_PID,serve=$serve_pid" HBONE_VIA=$via
 }
 
 # --- The two-node lab: namespaces, in-pod capture, one ztunnel and one node agent per node.
@@ -340,6 +340,16 @@ measure_row() {
         echo "connrate=$(json "$work/$row-connrate.json" 'd["connections_per_s"]')"
         echo "connerrors=$(json "$work/$row-connrate.json" 'd["errors"]')"
     } >"$out"
+    if [[ $row == hbone ]]; then
+        # Streams, not connections: the Hbone client in process opens CONNECTs on one warm pooled connection to serve.
+        log "$row: new tunnels per second on a warm connection (W=$stream_workers, $conn_seconds s)"
+        "${bench[@]}" streamrate --via "$HBONE_VIA" --target "127.0.0.1:$echo_port" --cert "$certs/client.pem" --key "$certs/client.key" \
+            --ca "$certs/ca.pem" --seconds "$conn_seconds" --workers "$stream_workers" >"$work/$row-streamrate.json"
+        {
+            echo "streamrate=$(json "$work/$row-streamrate.json" 'd["tunnels_per_s"]')"
+            echo "streamerrors=$(json "$work/$row-streamrate.json" 'd["errors"]')"
+        } >>"$out"
+    fi
     if [[ -n $TUNNEL_PIDS ]]; then
         log "$row: memory per idle tunnel ($idle_count connections)"
         local status=0
@@ -386,31 +396,51 @@ ratio() { python3 -c 'import sys; b = float(sys.argv[2]); print("%.2f×" % (floa
     echo "- Throughput and latency: median of $runs run(s); throughput is iperf3's receiver side, single stream, -t $iperf_seconds;" \
         "latency is $latency_count round trips of 1,024 bytes on one warm connection after $latency_warmup warm-up."
     echo "- New tunnels/s: connect, 1 byte there and back, close; $conn_concurrency workers, $conn_seconds s, one run."
+    echo "- New tunnels/s (warm connection): hbone only; Hbone.TunnelBench streamrate (the Hbone client in process, CONNECT streams on one pooled HTTP/2 connection straight to hbone serve, no forward), 1 byte there and back, half-close, wait for the end; $stream_workers workers, $conn_seconds s, one run."
     echo "- Idle memory: VmRSS growth of the tunnel's processes over $idle_count open connections (each echoed 1 byte), per connection$( ((idle_count < idle_requested)) && echo " ($idle_count, not $idle_requested: ulimit -n is $(ulimit -n) here and cannot be raised; stunnel admits 125/256 of it as clients)")."
     echo "- Ratios are against the direct row of this same run; for the ztunnel row, against lab-direct (client pod -> echo pod, plain routed TCP across the two lab nodes, before enrollment)."
     echo "- ztunnel: client pod -> VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT -> node-a ztunnel (15001) -> HBONE -> node-b ztunnel (15008) -> echo pod:$LAB_ECHO_TARGET_PORT; iperf3, the echo server and the clients run in the pods' namespaces; no idle-memory test for the lab rows."
     echo
-    echo "| Path | Throughput (Gbit/s) | 1 KB RTT p50 (µs) | 1 KB RTT p99 (µs) | New tunnels/s | RSS per idle tunnel |"
-    echo "|---|---:|---:|---:|---:|---|"
+    echo "| Path | Throughput (Gbit/s) | 1 KB RTT p50 (µs) | 1 KB RTT p99 (µs) | New tunnels/s | New tunnels/s (warm connection) | RSS per idle tunnel |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
     base_gbits="" base_p50="" base_rate=""
+    declare -A row_gbits=() row_p50=()
     for row in direct stunnel hbone lab-direct ztunnel; do
-        unset skip gbits p50 p99 connrate connerrors idle idle_threads
+        unset skip gbits p50 p99 connrate connerrors idle idle_threads streamrate streamerrors
         # shellcheck disable=SC1090
         . "$work/$row.result"
         if [[ -n ${skip:-} ]]; then
-            echo "| $row | $skip | | | | |"
+            echo "| $row | $skip | | | | | |"
             continue
         fi
         g=$(median "${gbits[@]}") l50=$(median "${p50[@]}") l99=$(median "${p99[@]}")
-        errors=""
+        row_gbits[$row]=$g row_p50[$row]=$l50
+        errors="" warm="-"
         if ((connerrors > 0)); then errors=", $connerrors errors"; fi
+        if [[ -n ${streamrate:-} ]]; then
+            warm=$(fmt 0 "$streamrate")
+            if ((streamerrors > 0)); then warm+=", $streamerrors errors"; fi
+        fi
         if [[ $row == direct || $row == lab-direct ]]; then
             base_gbits=$g base_p50=$l50 base_rate=$connrate
-            echo "| $row | $(fmt 2 "$g") | $(fmt 1 "$l50") | $(fmt 1 "$l99") | $(fmt 0 "$connrate")$errors | - |"
+            echo "| $row | $(fmt 2 "$g") | $(fmt 1 "$l50") | $(fmt 1 "$l99") | $(fmt 0 "$connrate")$errors | $warm | - |"
         else
-            echo "| $row | $(fmt 2 "$g") ($(ratio "$g" "${base_gbits:-0}")) | $(fmt 1 "$l50") ($(ratio "$l50" "${base_p50:-0}")) | $(fmt 1 "$l99") | $(fmt 0 "$connrate") ($(ratio "$connrate" "${base_rate:-0}"))$errors | ${idle:-not measured} |"
+            echo "| $row | $(fmt 2 "$g") ($(ratio "$g" "${base_gbits:-0}")) | $(fmt 1 "$l50") ($(ratio "$l50" "${base_p50:-0}")) | $(fmt 1 "$l99") | $(fmt 0 "$connrate") ($(ratio "$connrate" "${base_rate:-0}"))$errors | $warm | ${idle:-not measured} |"
         fi
     done
+    echo
+    # The targets are stated against stunnel (the same mTLS work without HTTP/2): only rows that ran are compared.
+    echo "Ratios the targets use:"
+    echo
+    if [[ -n ${row_gbits[stunnel]:-} && -n ${row_gbits[hbone]:-} ]]; then
+        echo "- hbone / stunnel throughput: $(ratio "${row_gbits[hbone]}" "${row_gbits[stunnel]}")"
+        echo "- hbone p50 / stunnel p50: $(ratio "${row_p50[hbone]}" "${row_p50[stunnel]}")"
+    else
+        echo "- hbone / stunnel: not available (a row did not run)"
+    fi
+    if [[ -n ${row_gbits[stunnel]:-} && -n ${row_gbits[ztunnel]:-} ]]; then
+        echo "- ztunnel / stunnel throughput: $(ratio "${row_gbits[ztunnel]}" "${row_gbits[stunnel]}")"
+    fi
     echo
     echo "Every run (Gbit/s; p50/p99 µs), and threads before->after the idle test:"
     echo

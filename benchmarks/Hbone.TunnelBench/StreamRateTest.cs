@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using Hbone.Client;
+using Hbone.Identity;
+using Hbone.Protocol;
+
+namespace Hbone.TunnelBench;
+
+/// <summary>
+/// New tunnels per second on a warm connection: the Hbone client library in process opens a CONNECT stream
+/// on its pooled HTTP/2 connection, sends 1 byte, reads it back and closes; W workers for S seconds. Every
+/// request has the same pool key, so after the first dial only streams are created, never connections.
+/// </summary>
+internal static class StreamRateTest
+{
+    public static async Task<int> RunAsync(Options options, CancellationToken token)
+    {
+        options.Allow("via", "target", "cert", "key", "ca", "seconds", "workers");
+        var via = options.EndPoint("via");
+        var target = options.EndPoint("target");
+        var duration = TimeSpan.FromSeconds(options.Seconds("seconds", 5, 600));
+        var workers = options.Int("workers", 16, 1, 1024);
+
+        using var source = new PemFileCertificateSource(options.Required("cert"), options.Required("key"), options.Required("ca"));
+        await using var client = new HboneClient(new HboneClientOptions { Certificate = source, TrustBundle = source });
+        var request = new HboneRequest { Destination = via, Authority = HboneAuthority.Parse(target.ToString()) };
+
+        // Warm-up: the connection is dialled (TCP + mTLS + SETTINGS) before the clock starts.
+        using (var warm = CancellationTokenSource.CreateLinkedTokenSource(token))
+        {
+            warm.CancelAfter(TimeSpan.FromSeconds(10));
+            await OneTunnelAsync(client, request, new byte[1], warm.Token);
+        }
+
+        long completed = 0, failed = 0;
+        string? firstError = null;
+        var clock = Stopwatch.StartNew();
+        async Task WorkerAsync()
+        {
+            var one = new byte[1];
+            while (clock.Elapsed < duration && !token.IsCancellationRequested)
+            {
+                // Each attempt is bounded, so a stuck stream cannot outlast the run by more than 5 s.
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(token);
+                attempt.CancelAfter(TimeSpan.FromSeconds(5));
+                try
+                {
+                    await OneTunnelAsync(client, request, one, attempt.Token);
+                    Interlocked.Increment(ref completed);
+                }
+                catch (Exception e) when (e is HboneException or IOException or OperationCanceledException or BenchException or InvalidOperationException)
+                {
+                    Interlocked.Increment(ref failed);
+                    Interlocked.CompareExchange(ref firstError, e.Message, null);
+                }
+            }
+        }
+        var tasks = new Task[workers];
+        for (var i = 0; i < workers; i++)
+        {
+            tasks[i] = Task.Run(WorkerAsync, CancellationToken.None);
+        }
+        await Task.WhenAll(tasks);
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        Wire.PrintJson(w =>
+        {
+            w.WriteString("test", "streamrate");
+            w.WriteString("via", via.ToString());
+            w.WriteString("target", target.ToString());
+            w.WriteNumber("workers", workers);
+            w.WriteNumber("seconds", Math.Round(seconds, 3));
+            w.WriteNumber("tunnels", completed);
+            w.WriteNumber("errors", failed);
+            w.WriteNumber("tunnels_per_s", Math.Round(completed / seconds, 1));
+            if (firstError is not null)
+            {
+                w.WriteString("first_error", firstError);
+            }
+        });
+        return completed > 0 ? 0 : 1;
+    }
+
+    /// <summary>CONNECT, one byte there and back through the echo server, then END_STREAM and close.</summary>
+    private static async Task OneTunnelAsync(HboneClient client, HboneRequest request, byte[] one, CancellationToken token)
+    {
+        await using var stream = await client.ConnectAsync(request, token);
+        one[0] = 0x2a;
+        await stream.WriteAsync(one, token);
+        one[0] = 0;
+        if (await stream.ReadAsync(one, token) != 1 || one[0] != 0x2a)
+        {
+            throw new BenchException("the echoed byte differs from the one sent");
+        }
+
+        // Half-close, then wait for the server's END_STREAM (the echo server's FIN): a clean close, no reset.
+        await stream.CompleteWritesAsync(token);
+        if (await stream.ReadAsync(one, token) != 0)
+        {
+            throw new BenchException("the echo server sent more than the byte echoed");
+        }
+    }
+}
