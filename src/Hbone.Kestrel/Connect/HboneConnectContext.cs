@@ -15,7 +15,7 @@ public sealed class HboneConnectContext
 {
     private readonly Http2ServerStream _stream;
     private HboneTunnel? _tunnel;
-    private Dictionary<object, object?>? _items;
+    private TunnelItems? _items;
 
     internal HboneConnectContext(Http2ServerStream stream, IHbonePeerIdentityFeature identity, HboneAuthority authority)
     {
@@ -47,8 +47,8 @@ public sealed class HboneConnectContext
         }
     }
 
-    /// <summary>Per-tunnel state for handlers and their helpers; lives as long as the CONNECT.</summary>
-    public IDictionary<object, object?> Items => _items ??= [];
+    /// <summary>Per-tunnel state for handlers and their helpers; lives as long as the CONNECT. A missing key reads as null.</summary>
+    public IDictionary<object, object?> Items => _items ??= new TunnelItems();
 
     /// <summary>The request's regular header fields (no pseudo-fields), as received, in order; names are lowercase.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> RequestHeaders { get; }
