@@ -463,14 +463,13 @@ internal sealed partial class Http2ServerConnection
         _lastProcessedStreamId = streamId;
         if (!fits)
         {
-
             WriteHeadersLocked(streamId, 431, endStream: true);
             return;
         }
 
-        if (_headers.Malformed is { } malformed)
+        if (_headers.Malformed is not null)
         {
-            _ = malformed;
+            // RFC 9113 §8.1.1: a malformed request is a stream error; the connection lives.
             WriteRstStreamLocked(streamId, Http2ErrorCode.ProtocolError, control: false);
             return;
         }
@@ -558,29 +557,14 @@ internal sealed partial class Http2ServerConnection
 
     private void OnSettings(in FrameHeader header, in ReadOnlySequence<byte> payload)
     {
-        if (header.StreamId != 0)
+        if (PeerSettingRules.ValidateFrame(header))
         {
-            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "SETTINGS on a stream");
-        }
-
-        if (header.HasFlag(FrameFlags.Ack))
-        {
-            if (header.Length != 0)
-            {
-                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "SETTINGS ACK with a payload");
-            }
-
             lock (_lock)
             {
                 ChargeFloodLocked();
             }
 
             return;
-        }
-
-        if (header.Length % 6 != 0)
-        {
-            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "SETTINGS length is not a multiple of 6");
         }
 
         Span<byte> entry = stackalloc byte[6];

@@ -300,24 +300,9 @@ internal sealed partial class Http2ClientConnection
 
     private void OnSettings(in FrameHeader header, in ReadOnlySequence<byte> payload)
     {
-        if (header.StreamId != 0)
+        if (PeerSettingRules.ValidateFrame(header))
         {
-            throw new Http2ProtocolException(Http2ErrorCode.ProtocolError, "SETTINGS on a stream.");
-        }
-
-        if (header.HasFlag(FrameFlags.Ack))
-        {
-            if (header.Length != 0)
-            {
-                throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "SETTINGS ACK with a payload.");
-            }
-
             return;
-        }
-
-        if (header.Length % 6 != 0)
-        {
-            throw new Http2ProtocolException(Http2ErrorCode.FrameSizeError, "SETTINGS length is not a multiple of 6.");
         }
 
         Span<byte> buffer = stackalloc byte[6];
