@@ -18,7 +18,8 @@ public static class HboneKestrelExtensions
     /// <summary>
     /// Listens for HBONE on <paramref name="endPoint"/>: HTTP/2 only, TLS 1.3, ALPN h2, a client SVID required
     /// and validated, the server SVID picked per connection; ztunnel's HTTP/2 settings on this listener.
-    /// Uses the <see cref="HboneServerOptions"/> registered with <c>AddHboneServer</c>.
+    /// Uses the <see cref="HboneServerOptions"/> registered with <c>AddHboneServer</c>. Connection middleware added by
+    /// <paramref name="configure"/> runs between TLS and the HTTP/2 engine.
     /// </summary>
     public static KestrelServerOptions ListenHbone(this KestrelServerOptions options, IPEndPoint endPoint, Action<ListenOptions>? configure = null) =>
         options.ListenHbone((EndPoint)endPoint, configure);
@@ -35,8 +36,11 @@ public static class HboneKestrelExtensions
         var hbone = options.ApplicationServices.GetRequiredService<IOptions<HboneServerOptions>>().Value;
         options.Listen(endPoint, listen =>
         {
-            listen.UseHbone(hbone);
+            // Connection middleware the caller adds runs after TLS (it sees decrypted bytes) and before the engine,
+            // which ends the pipeline: anything added after it would never run.
+            listen.UseHboneTls(hbone);
             configure?.Invoke(listen);
+            listen.RunHboneEngine(hbone);
         });
         return options;
     }
@@ -54,6 +58,12 @@ public static class HboneKestrelExtensions
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
         ArgumentNullException.ThrowIfNull(hbone);
+        listenOptions.UseHboneTls(hbone);
+        return listenOptions.RunHboneEngine(hbone);
+    }
+
+    private static ListenOptions UseHboneTls(this ListenOptions listenOptions, HboneServerOptions hbone)
+    {
         hbone.Validate();
         var logger = listenOptions.ApplicationServices.GetService<ILoggerFactory>()?.CreateLogger("Hbone.Kestrel.Tls") ?? NullLogger.Instance;
         var handshake = new HboneTlsHandshake(hbone, logger);
@@ -63,6 +73,11 @@ public static class HboneKestrelExtensions
             OnConnection = handshake.OnConnectionAsync,
             HandshakeTimeout = hbone.HandshakeTimeout,
         });
+        return listenOptions;
+    }
+
+    private static ListenOptions RunHboneEngine(this ListenOptions listenOptions, HboneServerOptions hbone)
+    {
         var engine = new HboneConnectionHandler(hbone, listenOptions.ApplicationServices);
         listenOptions.Run(engine.OnConnectedAsync);
         return listenOptions;
