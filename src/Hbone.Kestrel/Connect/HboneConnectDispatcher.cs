@@ -170,6 +170,10 @@ internal sealed partial class HboneConnectDispatcher
         Complete(new HboneTunnelLog(identity?.PeerIdentity, stream.Authority, null, stream.Connection.RemoteEndPoint, status, 0, 0, Stopwatch.GetElapsedTime(started), TunnelOutcome.Refused, reason));
     }
 
+    /// <summary>Logs a stream the engine refused itself (no handler ran), for example one opened after the drain's GOAWAY.</summary>
+    public void LogRefused(Http2ServerConnection connection, string? authority, string reason) =>
+        Complete(new HboneTunnelLog(connection.PeerIdentity?.PeerIdentity, authority, null, connection.RemoteEndPoint, 0, 0, 0, TimeSpan.Zero, TunnelOutcome.Refused, reason));
+
     private void Complete(HboneTunnelLog entry)
     {
         Log.TunnelCompleted(_logger, entry);

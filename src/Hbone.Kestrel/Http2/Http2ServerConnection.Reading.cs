@@ -407,14 +407,22 @@ internal sealed partial class Http2ServerConnection
             }
         }
 
+        bool refusedWhileDraining;
         lock (_lock)
         {
-            OnRequestHeadersLocked(streamId, endStream, fits);
+            refusedWhileDraining = OnRequestHeadersLocked(streamId, endStream, fits);
             _ = FlushLocked();
+        }
+
+        if (refusedWhileDraining)
+        {
+            // Logged outside the lock: the access-log callback is the application's code.
+            Dispatcher.LogRefused(this, _headers.Authority, "draining");
         }
     }
 
-    private void OnRequestHeadersLocked(int streamId, bool endStream, bool fits)
+    /// <summary>Answers or starts the stream of a complete request header block; true when it was refused because the connection drains.</summary>
+    private bool OnRequestHeadersLocked(int streamId, bool endStream, bool fits)
     {
         if (_streams.TryGetValue(streamId, out var existing))
         {
@@ -423,12 +431,12 @@ internal sealed partial class Http2ServerConnection
                 // An empty block with END_STREAM only half-closes.
                 existing.CompleteRemoteLocked();
                 CloseIfDoneLocked(existing);
-                return;
+                return false;
             }
 
             // RFC 9113 §8.5: nothing but DATA may follow a CONNECT's request headers.
             ResetStreamLocked(existing, existing.RemoteClosed ? Http2ErrorCode.StreamClosed : Http2ErrorCode.ProtocolError, new IOException("HEADERS on an open tunnel"));
-            return;
+            return false;
         }
 
         if (streamId <= _highestStreamId && WasEndedByPeerLocked(streamId))
@@ -436,7 +444,7 @@ internal sealed partial class Http2ServerConnection
             // HEADERS after the peer's END_STREAM on a stream that has since closed: a stream error still.
             ChargeFloodLocked();
             WriteRstStreamLocked(streamId, Http2ErrorCode.StreamClosed, control: true);
-            return;
+            return false;
         }
 
         if (streamId <= _highestStreamId)
@@ -448,7 +456,7 @@ internal sealed partial class Http2ServerConnection
         if (_goAwaySent || _closed)
         {
             WriteRstStreamLocked(streamId, Http2ErrorCode.RefusedStream, control: false);
-            return;
+            return _goAwaySent;
         }
 
         if (!fits)
@@ -464,32 +472,32 @@ internal sealed partial class Http2ServerConnection
         if (!fits)
         {
             WriteHeadersLocked(streamId, 431, endStream: true);
-            return;
+            return false;
         }
 
         if (_headers.Malformed is not null)
         {
             // RFC 9113 §8.1.1: a malformed request is a stream error; the connection lives.
             WriteRstStreamLocked(streamId, Http2ErrorCode.ProtocolError, control: false);
-            return;
+            return false;
         }
 
         if (_headers.Method == "CONNECT" && (_headers.Scheme is not null || _headers.Path is not null))
         {
             WriteRstStreamLocked(streamId, Http2ErrorCode.ProtocolError, control: false);
-            return;
+            return false;
         }
 
         if (_headers.Method is null)
         {
             WriteRstStreamLocked(streamId, Http2ErrorCode.ProtocolError, control: false);
-            return;
+            return false;
         }
 
         if (_streams.Count >= _options.MaxStreamsPerConnection)
         {
             WriteRstStreamLocked(streamId, Http2ErrorCode.RefusedStream, control: false);
-            return;
+            return false;
         }
 
         var stream = new Http2ServerStream(this, streamId, _pool, _options.InitialStreamWindowSize, _peerInitialWindow)
@@ -506,6 +514,8 @@ internal sealed partial class Http2ServerConnection
 
         _activeHandlers++;
         ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
+
+        return false;
     }
 
     private void OnPriority(in FrameHeader header)

@@ -41,6 +41,8 @@ public sealed class DrainTests
         var late = await connection.OpenStreamAsync(upstream.Authority);
         Assert.Equal((int)Http2ErrorCode.RefusedStream, await late.Reset.Task.WaitAsync(Deadline));
         Assert.Equal(accepted, upstream.Accepted);
+        var refused = await server.NextLogAsync(Deadline);
+        Assert.Equal((TunnelOutcome.Refused, "draining", upstream.Authority), (refused.Outcome, refused.Error, refused.Authority));
 
         // At the deadline the server closes what is left, and stops.
         await stopping.WaitAsync(TimeSpan.FromSeconds(15));
