@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Hbone.Client;
 using Hbone.Identity;
 using Hbone.Protocol;
@@ -31,36 +30,13 @@ internal static class StreamRateTest
             await OneTunnelAsync(client, request, new byte[1], warm.Token);
         }
 
-        long completed = 0, failed = 0;
-        string? firstError = null;
-        var clock = Stopwatch.StartNew();
-        async Task WorkerAsync()
-        {
-            var one = new byte[1];
-            while (clock.Elapsed < duration && !token.IsCancellationRequested)
-            {
-                // Each attempt is bounded, so a stuck stream cannot outlast the run by more than 5 s.
-                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(token);
-                attempt.CancelAfter(TimeSpan.FromSeconds(5));
-                try
-                {
-                    await OneTunnelAsync(client, request, one, attempt.Token);
-                    Interlocked.Increment(ref completed);
-                }
-                catch (Exception e) when (e is HboneException or IOException or OperationCanceledException or BenchException or InvalidOperationException)
-                {
-                    Interlocked.Increment(ref failed);
-                    Interlocked.CompareExchange(ref firstError, e.Message, null);
-                }
-            }
-        }
-        var tasks = new Task[workers];
-        for (var i = 0; i < workers; i++)
-        {
-            tasks[i] = Task.Run(WorkerAsync, CancellationToken.None);
-        }
-        await Task.WhenAll(tasks);
-        var seconds = clock.Elapsed.TotalSeconds;
+        var result = await RateRun.RunAsync(
+            workers,
+            duration,
+            // Each tunnel gets its own byte: workers run at once.
+            attempt => OneTunnelAsync(client, request, new byte[1], attempt),
+            static e => e is HboneException or IOException or OperationCanceledException or BenchException or InvalidOperationException,
+            token);
 
         Wire.PrintJson(w =>
         {
@@ -68,16 +44,16 @@ internal static class StreamRateTest
             w.WriteString("via", via.ToString());
             w.WriteString("target", target.ToString());
             w.WriteNumber("workers", workers);
-            w.WriteNumber("seconds", Math.Round(seconds, 3));
-            w.WriteNumber("tunnels", completed);
-            w.WriteNumber("errors", failed);
-            w.WriteNumber("tunnels_per_s", Math.Round(completed / seconds, 1));
-            if (firstError is not null)
+            w.WriteNumber("seconds", Math.Round(result.Seconds, 3));
+            w.WriteNumber("tunnels", result.Completed);
+            w.WriteNumber("errors", result.Failed);
+            w.WriteNumber("tunnels_per_s", Math.Round(result.Completed / result.Seconds, 1));
+            if (result.FirstError is not null)
             {
-                w.WriteString("first_error", firstError);
+                w.WriteString("first_error", result.FirstError);
             }
         });
-        return completed > 0 ? 0 : 1;
+        return result.Completed > 0 ? 0 : 1;
     }
 
     /// <summary>CONNECT, one byte there and back through the echo server, then END_STREAM and close.</summary>

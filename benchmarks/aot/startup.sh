@@ -45,7 +45,7 @@ run_once() {
         sleep 0.01
     done
     run_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    sleep 5
+    sleep 5  # idle RSS is defined as 5 s after the admin port answers (start-up allocations settled), not an event
     run_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
     kill -TERM "$pid"; wait "$pid" || true; pid=
 }
