@@ -2,6 +2,10 @@ using System.CommandLine;
 using Hbone.Cli.Commands;
 using Hbone.Cli.Commands.Ztunnel;
 
+// Before any socket exists: serve and forward never block on a socket completion, so completions run inline,
+// saving a thread-pool hop per receive (docs/benchmarks.md). DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0 turns it off.
+Hbone.Hosting.SocketCompletions.PreferInline();
+
 var root = new RootCommand("hbone: HBONE (Istio ambient mesh tunnels) from the shell. Exit codes: 0 success (serve/forward: also after a drain on SIGTERM/Ctrl+C), 1 error (one line on stderr), 2 the HBONE server refused the CONNECT (connect).")
 {
     CertsCommand.Create(),

@@ -33,6 +33,10 @@ if (args.Length > 0)
     return Fail($"unexpected argument '{args[0]}': configure with environment variables (see --help)");
 }
 
+// Before any socket exists: the proxy never blocks on a socket completion, so completions run inline, saving a
+// thread-pool hop per receive (docs/benchmarks.md). DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0 turns it off.
+Hbone.Hosting.SocketCompletions.PreferInline();
+
 // Last words before a crash: one line naming what escaped, for the operator.
 AppDomain.CurrentDomain.UnhandledException += (_, e) => Console.Error.WriteLine($"hbone-ztunnel: fatal: {e.ExceptionObject}");
 

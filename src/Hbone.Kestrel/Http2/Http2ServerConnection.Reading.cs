@@ -619,7 +619,7 @@ internal sealed partial class Http2ServerConnection
 
                 break;
             case SettingId.MaxFrameSize:
-                _peerMaxFrameSize = (int)value;
+                // Validated above; DATA stays record-aligned below any allowed value and our HEADERS are tiny.
                 break;
             case SettingId.HeaderTableSize:
                 // RFC 7541 §4.2: the next header block must open with a table size update (nghttp2 insists).

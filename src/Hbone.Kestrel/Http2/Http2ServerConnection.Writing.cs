@@ -45,7 +45,7 @@ internal sealed partial class Http2ServerConnection
 
                 while (offset < data.Length)
                 {
-                    var size = (int)Math.Min(Math.Min(data.Length - offset, _peerMaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow));
+                    var size = (int)Math.Min(Math.Min(data.Length - offset, FrameHeader.RecordAlignedDataPayload), Math.Min(stream.SendWindow, _connectionSendWindow));
                     if (size <= 0)
                     {
                         break;

@@ -39,7 +39,6 @@ internal sealed partial class Http2ServerConnection
     private int _lastProcessedStreamId;
     private long _connectionSendWindow = DefaultWindow;
     private int _peerInitialWindow = DefaultWindow;
-    private int _peerMaxFrameSize = FrameHeader.MinMaxFrameSize;
     private long _connectionReceiveWindow;
     private int _connectionReceiveUnacknowledged;
     private int _connectionDataFramesUnanswered;

@@ -10,6 +10,10 @@ internal readonly struct FrameHeader
     public const int MinMaxFrameSize = 16 * 1024;
     public const int MaxMaxFrameSize = (1 << 24) - 1;
 
+    // DATA payload that makes a frame exactly 16 KiB with its header: one full TLS record, and two fill a 32 KiB
+    // transport block, where 16 KiB payloads would spill 9 bytes into an extra record and a half-empty block.
+    public const int RecordAlignedDataPayload = MinMaxFrameSize - Size;
+
     public FrameHeader(int length, FrameType type, byte flags, int streamId)
     {
         Length = length;

@@ -7,6 +7,9 @@ internal sealed partial class Http2ClientConnection
     /// <summary>Batches a DATA sender writes itself before handing the writer role to the writer loop.</summary>
     private const int InlineWriteBatches = 4;
 
+    /// <summary>DATA appended per write: four record-aligned frames, exactly 64 KiB on the wire.</summary>
+    private const int MaxDataPerWrite = 4 * FrameHeader.RecordAlignedDataPayload;
+
     /// <summary>
     /// Writes frames other callers appended (control frames from the reader loop, PINGs) whenever no caller is
     /// writing already. Callers append frames to <see cref="_pending"/> under the lock; whoever holds the writer
@@ -208,12 +211,23 @@ internal sealed partial class Http2ClientConnection
                     throw CreateUnusableException();
                 }
 
-                chunk = (int)Math.Min(Math.Min(data.Length, _peerMaxFrameSize), Math.Min(_connectionSendWindow, stream.SendWindow));
+                // Up to four frames go in before one write: the TLS layer then sends several records per system
+                // call instead of one per frame, and a large write still waits for the writer between batches.
+                chunk = (int)Math.Min(Math.Min(data.Length, MaxDataPerWrite), Math.Min(_connectionSendWindow, stream.SendWindow));
                 if (chunk > 0 || data.IsEmpty)
                 {
                     chunk = Math.Max(chunk, 0);
                     var last = endStream && chunk == data.Length;
-                    AppendFrameLocked(FrameType.Data, last ? FrameFlags.EndStream : FrameFlags.None, stream.Id, data.Span[..chunk]);
+                    var frames = data.Span[..chunk];
+                    do
+                    {
+                        var size = Math.Min(frames.Length, FrameHeader.RecordAlignedDataPayload);
+                        var final = last && size == frames.Length;
+                        AppendFrameLocked(FrameType.Data, final ? FrameFlags.EndStream : FrameFlags.None, stream.Id, frames[..size]);
+                        frames = frames[size..];
+                    }
+                    while (!frames.IsEmpty);
+
                     _connectionSendWindow -= chunk;
                     stream.SendWindow -= chunk;
                     if (last)

@@ -85,7 +85,7 @@ public sealed partial class TunnelRelay
             Memory<byte> memory;
             try
             {
-                memory = writer.GetMemory(ReadSize);
+                memory = writer.GetMemory(ReadSize)[..ReadSize];
             }
             catch (Exception ex)
             {
@@ -138,7 +138,7 @@ public sealed partial class TunnelRelay
                     // Wait for data before renting: an idle connection holds no buffer memory.
                     await source.WaitForDataAsync(cancellationToken).ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
-                    read = await source.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+                    read = await source.ReceiveAsync(buffer.AsMemory(0, ReadSize), cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {

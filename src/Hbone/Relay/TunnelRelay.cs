@@ -10,8 +10,9 @@ namespace Hbone.Relay;
 /// </summary>
 public sealed partial class TunnelRelay
 {
-    // Large reads keep syscalls few on bulk transfers; buffers are only taken once data is ready.
-    private const int ReadSize = 64 * 1024;
+    // Large reads keep syscalls few on bulk transfers; buffers are only taken once data is ready. Four
+    // record-aligned DATA payloads: a full read leaves as exactly 64 KiB of frames, no short frame behind.
+    private const int ReadSize = 4 * Http2.FrameHeader.RecordAlignedDataPayload;
 
     private readonly RelayEndpoint _a;
     private readonly RelayEndpoint _b;

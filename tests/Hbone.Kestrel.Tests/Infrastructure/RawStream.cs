@@ -20,6 +20,9 @@ internal sealed class RawStream
 
     public int Id { get; }
 
+    /// <summary>The payload size of every DATA frame received, in order (read it once the stream ended).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<int> DataFrameSizes { get; } = new();
+
     internal long SendWindow { get; set; }
 
     public Task<List<(string Name, string Value)>> ResponseHeaders => _headers.Task;
@@ -101,6 +104,7 @@ internal sealed class RawStream
 
     internal void OnData(byte[] payload, bool endStream)
     {
+        DataFrameSizes.Enqueue(payload.Length);
         if (payload.Length > 0)
         {
             _data.Writer.TryWrite(payload);
