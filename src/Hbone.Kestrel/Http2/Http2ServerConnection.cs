@@ -32,7 +32,7 @@ internal sealed partial class Http2ServerConnection
     private readonly Dictionary<int, Http2ServerStream> _streams = [];
     private readonly HpackDecoder _decoder;
     private readonly RequestHeaderValidator _headers = new();
-    private readonly MemoryPool<byte> _pool;
+    private readonly PipeOptions _streamInputOptions;
     private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private int _highestStreamId;
@@ -69,7 +69,10 @@ internal sealed partial class Http2ServerConnection
         _options = options;
         Dispatcher = dispatcher;
         _logger = logger;
-        _pool = context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
+        // Flow control bounds what a stream's input holds, so it never pauses; segments come from Kestrel's block
+        // pool and go back as the consumer reads, so an idle stream holds no buffer. One options object per connection.
+        var pool = context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
+        _streamInputOptions = new PipeOptions(pool, PipeScheduler.ThreadPool, PipeScheduler.Inline, pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 4096, useSynchronizationContext: false);
         _decoder = new HpackDecoder(4096, options.MaxRequestHeadersTotalSize);
         _connectionReceiveWindow = DefaultWindow;
         PeerIdentity = context.Features.Get<IHbonePeerIdentityFeature>();

@@ -12,13 +12,11 @@ namespace Hbone.Kestrel.Http2;
 /// </summary>
 internal sealed class Http2ServerStream : IThreadPoolWorkItem
 {
-    private static readonly PipeScheduler s_readerScheduler = PipeScheduler.ThreadPool;
-
     private readonly Pipe _input;
     private readonly CancellationTokenSource _aborted = new();
     private TaskCompletionSource? _windowWaiter;
 
-    public Http2ServerStream(Http2ServerConnection connection, int id, MemoryPool<byte> pool, int receiveWindow, int sendWindow)
+    public Http2ServerStream(Http2ServerConnection connection, int id, PipeOptions inputOptions, int receiveWindow, int sendWindow)
     {
         Connection = connection;
         Id = id;
@@ -26,9 +24,7 @@ internal sealed class Http2ServerStream : IThreadPoolWorkItem
         SendWindow = sendWindow;
         Started = Stopwatch.GetTimestamp();
 
-        // Flow control bounds what the pipe holds, so it never pauses; segments come from Kestrel's block pool
-        // and go back as the consumer reads, so an idle stream holds no buffer.
-        _input = new Pipe(new PipeOptions(pool, s_readerScheduler, PipeScheduler.Inline, pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 4096, useSynchronizationContext: false));
+        _input = new Pipe(inputOptions);
         Input = new Http2StreamInput(this, _input.Reader);
         Output = new Http2StreamOutput(this);
     }
