@@ -17,8 +17,12 @@ internal sealed class PodInboundTransport : IConnectionListenerFactory, IConnect
         Channel.CreateUnbounded<(Socket, Action<ConnectionContext>?)>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     private readonly SocketConnectionContextFactory _contexts;
 
+    // With inline socket completions, the transport's pipes continue inline too: TLS and the engine's frame parsing
+    // then run on the event thread without another hop (handlers still go to the thread pool). docs/benchmarks.md.
     public PodInboundTransport(ILoggerFactory loggerFactory) =>
-        _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), loggerFactory.CreateLogger("Hbone.Ztunnel.Inbound"));
+        _contexts = new SocketConnectionContextFactory(
+            new SocketConnectionFactoryOptions { UnsafePreferInlineScheduling = Hbone.Hosting.SocketCompletions.IsInline },
+            loggerFactory.CreateLogger("Hbone.Ztunnel.Inbound"));
 
     /// <summary>Hands a connection accepted on a pod's 15008 to Kestrel; <paramref name="adopt"/> sees its Kestrel connection (so the pod can abort it).</summary>
     public bool TryEnqueue(Socket accepted, Action<ConnectionContext>? adopt = null) => _accepted.Writer.TryWrite((accepted, adopt));

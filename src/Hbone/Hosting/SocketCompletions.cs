@@ -10,6 +10,9 @@ public static class SocketCompletions
     /// <summary>The runtime's switch (<c>1</c> = inline), read once, when the process starts its first socket operation.</summary>
     public const string InlineVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
+    /// <summary>True when this process runs socket completions inline (the switch is <c>1</c>).</summary>
+    public static bool IsInline => Environment.GetEnvironmentVariable(InlineVariable) == "1";
+
     /// <summary>
     /// Runs socket completions inline unless the environment already says (an explicit value, <c>0</c> included, wins).
     /// Call it first in <c>Main</c>, before any socket exists, and only in a process where nothing that runs on a
@@ -25,6 +28,6 @@ public static class SocketCompletions
             return true;
         }
 
-        return configured == "1";
+        return IsInline;
     }
 }

@@ -14,10 +14,12 @@ public sealed class SocketCompletionsTests
             Environment.SetEnvironmentVariable(SocketCompletions.InlineVariable, null);
             Assert.True(SocketCompletions.PreferInline());
             Assert.Equal("1", Environment.GetEnvironmentVariable(SocketCompletions.InlineVariable));
+            Assert.True(SocketCompletions.IsInline);
 
             Environment.SetEnvironmentVariable(SocketCompletions.InlineVariable, "0");
             Assert.False(SocketCompletions.PreferInline());
             Assert.Equal("0", Environment.GetEnvironmentVariable(SocketCompletions.InlineVariable));
+            Assert.False(SocketCompletions.IsInline);
 
             Environment.SetEnvironmentVariable(SocketCompletions.InlineVariable, "1");
             Assert.True(SocketCompletions.PreferInline());
