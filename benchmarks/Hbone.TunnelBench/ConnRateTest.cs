@@ -26,14 +26,7 @@ internal static class ConnRateTest
             w.WriteString("test", "connrate");
             w.WriteString("target", target.ToString());
             w.WriteNumber("concurrency", concurrency);
-            w.WriteNumber("seconds", Math.Round(result.Seconds, 3));
-            w.WriteNumber("connections", result.Completed);
-            w.WriteNumber("errors", result.Failed);
-            w.WriteNumber("connections_per_s", Math.Round(result.Completed / result.Seconds, 1));
-            if (result.FirstError is not null)
-            {
-                w.WriteString("first_error", result.FirstError);
-            }
+            result.Write(w, "connections");
         });
         return result.Completed > 0 ? 0 : 1;
     }

@@ -3,7 +3,21 @@ using System.Diagnostics;
 namespace Hbone.TunnelBench;
 
 /// <summary>The figures of one rate run: operations that completed, failed, the first failure, and the wall time.</summary>
-internal sealed record RateResult(long Completed, long Failed, string? FirstError, double Seconds);
+internal sealed record RateResult(long Completed, long Failed, string? FirstError, double Seconds)
+{
+    /// <summary>The run's JSON fields after the test's own: seconds, the count as <paramref name="unit"/>, errors, <c>{unit}_per_s</c>, first_error.</summary>
+    public void Write(System.Text.Json.Utf8JsonWriter w, string unit)
+    {
+        w.WriteNumber("seconds", Math.Round(Seconds, 3));
+        w.WriteNumber(unit, Completed);
+        w.WriteNumber("errors", Failed);
+        w.WriteNumber($"{unit}_per_s", Math.Round(Completed / Seconds, 1));
+        if (FirstError is not null)
+        {
+            w.WriteString("first_error", FirstError);
+        }
+    }
+}
 
 /// <summary>
 /// Runs one operation in a loop on W workers for a duration (connrate, streamrate). Each attempt is bounded to

@@ -44,14 +44,7 @@ internal static class StreamRateTest
             w.WriteString("via", via.ToString());
             w.WriteString("target", target.ToString());
             w.WriteNumber("workers", workers);
-            w.WriteNumber("seconds", Math.Round(result.Seconds, 3));
-            w.WriteNumber("tunnels", result.Completed);
-            w.WriteNumber("errors", result.Failed);
-            w.WriteNumber("tunnels_per_s", Math.Round(result.Completed / result.Seconds, 1));
-            if (result.FirstError is not null)
-            {
-                w.WriteString("first_error", result.FirstError);
-            }
+            result.Write(w, "tunnels");
         });
         return result.Completed > 0 ? 0 : 1;
     }
