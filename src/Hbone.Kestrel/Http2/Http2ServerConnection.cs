@@ -141,7 +141,7 @@ internal sealed partial class Http2ServerConnection
             }
         }
 
-        await ShutdownAsync().ConfigureAwait(false);
+        await ShutdownAsync(lingerAfterError: error is not null).ConfigureAwait(false);
         await heartbeat.ConfigureAwait(false);
     }
 
@@ -197,7 +197,7 @@ internal sealed partial class Http2ServerConnection
         _input.CancelPendingRead();
     }
 
-    private async Task ShutdownAsync()
+    private async Task ShutdownAsync(bool lingerAfterError)
     {
         List<Http2ServerStream>? streams = null;
         Task flush;
@@ -243,11 +243,43 @@ internal sealed partial class Http2ServerConnection
             _overflow.Dispose();
         }
 
+        if (lingerAfterError)
+        {
+            await DiscardUnreadInputAsync().ConfigureAwait(false);
+        }
+
         await _output.CompleteAsync().ConfigureAwait(false);
         await _input.CompleteAsync().ConfigureAwait(false);
         if (_abortReason is not null && _pendingError is null && !_gracefulClose)
         {
             _context.Abort(new ConnectionAbortedException(_abortReason));
+        }
+    }
+
+    // Closing a socket with unread input makes the kernel send RST, and a peer's kernel drops what it had not read
+    // yet on RST: the GOAWAY just written would be lost. A peer that kept sending (a flood) gets its input read and
+    // discarded for a moment, bounded in time and bytes, so the close is a FIN after the GOAWAY.
+    private async Task DiscardUnreadInputAsync()
+    {
+        const long maxDiscarded = 1024 * 1024;
+        using var linger = new CancellationTokenSource(TimeSpan.FromMilliseconds(250));
+        long discarded = 0;
+        try
+        {
+            while (discarded < maxDiscarded)
+            {
+                var result = await _input.ReadAsync(linger.Token).ConfigureAwait(false);
+                discarded += result.Buffer.Length;
+                _input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Quiet peer, closed transport or the time is up: close now.
         }
     }
 
