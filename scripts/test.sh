@@ -11,9 +11,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # --- 1. Debian packages the tests use ---------------------------------------------------------
 # python3-h2, nghttp2-client (nghttp), nodejs (Node's http2): independent HTTP/2 peers for the interop tests;
 # openssl: certificates made without our code; iproute2/iptables: network namespaces and fault injection;
-# curl/socat: baselines and probes (curl is also an interop peer).
+# curl/socat: baselines and probes (curl is also an interop peer); dnsutils (dig) and dnsmasq: a DNS client and an
+# upstream resolver we did not write, for the DNS proxy.
 # Nothing installed by hand survives to CI, so install what is missing (CI runs as root).
-./scripts/ensure-packages.sh python3-h2 nghttp2-client nodejs openssl iproute2 iptables curl socat
+./scripts/ensure-packages.sh python3-h2 nghttp2-client nodejs openssl iproute2 iptables curl socat dnsutils dnsmasq-base
 
 # --- 2. Build (Directory.Build.props sets TreatWarningsAsErrors) ------------------------------
 # nuget.config lists artifacts/packages as a source; restore fails if it does not exist yet.

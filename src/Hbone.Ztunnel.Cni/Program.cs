@@ -6,7 +6,11 @@ using Hbone.Ztunnel.Cni.Rules;
 // hbone-ztunnel-cni: what the CNI plugin and pod events do on a node, from the shell.
 // Exit codes: 0 success, 1 error (one line on stderr).
 var netns = new Option<string>("--netns") { Description = "The pod's network namespace: a name from 'ip netns' or a path such as /proc/PID/ns/net.", Required = true };
-var dns = new Option<bool>("--dns-capture") { Description = "Also redirect DNS (port 53) to the proxy's DNS port 15053 (only with a ztunnel that runs its DNS proxy; this one does not yet)." };
+var dns = new Option<bool>("--dns-capture")
+{
+    Description = "Redirect the pod's DNS (UDP and TCP port 53) to the ztunnel's DNS proxy on 15053 (default true, as istio-cni's AMBIENT_DNS_CAPTURE); --dns-capture false leaves DNS alone.",
+    DefaultValueFactory = _ => true,
+};
 var podsDir = new Option<string>("--pods-dir") { Description = "The directory of enrolled pods the agent watches: enroll writes <uid>.json there, remove deletes it." };
 var uid = new Option<string>("--uid") { Description = "The pod's uid (required with --pods-dir)." };
 var name = new Option<string>("--name") { Description = "The pod's name (default: the uid)." };

@@ -19,6 +19,9 @@ namespace DevControlPlane.Hosting;
 /// <summary>The development control plane: delta ADS and the CA on one TLS (HTTP/2 only) listener, as istiod serves 15012.</summary>
 public sealed class DevControlPlaneHost : IAsyncDisposable
 {
+    /// <summary>How long a stop waits for clients to close their connections after their streams were ended.</summary>
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(2);
+
     private readonly WebApplication _app;
     private readonly DevelopmentCertificateAuthority _ca;
     private readonly X509Certificate2 _servingCertificate;
@@ -109,6 +112,8 @@ public sealed class DevControlPlaneHost : IAsyncDisposable
             }
         });
         builder.Services.AddGrpc();
+        // xDS streams are ended at ApplicationStopping; a client that keeps its connection open after that must not hold the stop for 30 s.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownGrace);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(ca);
         builder.Services.AddSingleton(new NodeTokens(options.NodeByToken));

@@ -18,7 +18,12 @@ internal static class InPodRuleSet
         ("mangle", "PREROUTING", PreroutingChain),
         ("mangle", "OUTPUT", OutputChain),
         ("nat", "OUTPUT", OutputChain),
+        ("raw", "PREROUTING", PreroutingChain),
+        ("raw", "OUTPUT", OutputChain),
     ];
+
+    /// <summary>The tables our chains live in, in the order they are written.</summary>
+    public static readonly string[] Tables = ["mangle", "nat", "raw"];
 
     /// <summary>Our chains' rules; <paramref name="existingJumps"/> are jumps already present (not added twice).</summary>
     public static string Build(InterceptionOptions o, ISet<(string Table, string From)> existingJumps)
@@ -45,7 +50,8 @@ internal static class InPodRuleSet
         AppendJumps(text, "nat", existingJumps);
         if (o.CaptureDns)
         {
-            text.AppendLine(Invariant($"-A {OutputChain} ! -o lo -p udp -m udp --dport 53 -j REDIRECT --to-ports {o.DnsPort}"));
+            // The proxy's own upstream queries carry its mark and must reach the resolver, not come back to it.
+            text.AppendLine(Invariant($"-A {OutputChain} ! -o lo -p udp -m mark ! --mark {proxyMark} -m udp --dport 53 -j REDIRECT --to-ports {o.DnsPort}"));
             text.AppendLine(Invariant($"-A {OutputChain} ! -d 127.0.0.1/32 -p tcp -m tcp --dport 53 -m mark ! --mark {proxyMark} -j REDIRECT --to-ports {o.DnsPort}"));
         }
 
@@ -54,6 +60,20 @@ internal static class InPodRuleSet
         text.AppendLine(Invariant($"-A {OutputChain} ! -d 127.0.0.1/32 -o lo -j ACCEPT"));
         text.AppendLine(Invariant($"-A {OutputChain} ! -d 127.0.0.1/32 -p tcp -m mark ! --mark {proxyMark} -j REDIRECT --to-ports {o.OutboundPort}"));
         text.AppendLine("COMMIT");
+
+        // The proxy's upstream UDP flows get conntrack zone 1, so they never match the app's redirected flow to the same resolver
+        // (istio-cni writes the same two rules).
+        text.AppendLine("*raw");
+        text.AppendLine($":{PreroutingChain} - [0:0]");
+        text.AppendLine($":{OutputChain} - [0:0]");
+        AppendJumps(text, "raw", existingJumps);
+        if (o.CaptureDns)
+        {
+            text.AppendLine(Invariant($"-A {OutputChain} -p udp -m mark --mark {proxyMark} -m udp --dport 53 -j CT --zone 1"));
+            text.AppendLine(Invariant($"-A {PreroutingChain} -p udp -m mark ! --mark {proxyMark} -m udp --sport 53 -j CT --zone 1"));
+        }
+
+        text.AppendLine("COMMIT");
         return text.ToString();
     }
 
@@ -61,7 +81,7 @@ internal static class InPodRuleSet
     public static string BuildRemoval(ISet<(string Table, string From)> existingJumps, ISet<(string Table, string Chain)> existingChains)
     {
         var text = new StringBuilder();
-        foreach (var table in new[] { "mangle", "nat" })
+        foreach (var table in Tables)
         {
             text.AppendLine(Invariant($"*{table}"));
             foreach (var (jumpTable, from, to) in Jumps)

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Globalization;
+using System.Net;
 using Hbone.Identity;
 
 namespace Hbone.Ztunnel.Config;
@@ -22,6 +23,21 @@ internal sealed class EnvReader(IDictionary env)
     }
 
     public int? Port(string name) => Int(name, 1, 65535);
+
+    /// <summary>An <c>ip:port</c>, <c>[ipv6]:port</c> or <c>localhost:port</c> (127.0.0.1) address.</summary>
+    public IPEndPoint? LocalEndPoint(string name)
+    {
+        if (String(name) is not { } text)
+        {
+            return null;
+        }
+
+        const string Localhost = "localhost:";
+        string parsed = text.StartsWith(Localhost, StringComparison.OrdinalIgnoreCase) ? "127.0.0.1:" + text[Localhost.Length..] : text;
+        return IPEndPoint.TryParse(parsed, out IPEndPoint? endPoint) && endPoint.Port != 0 && parsed.Contains(':', StringComparison.Ordinal)
+            ? endPoint
+            : throw new ZtunnelConfigException(name, $"'{text}' is not an address with a port (127.0.0.1:15053, [::1]:15053 or localhost:15053)");
+    }
 
     public bool? Bool(string name) => String(name)?.ToLowerInvariant() switch
     {

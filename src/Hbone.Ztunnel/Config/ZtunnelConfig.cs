@@ -1,3 +1,4 @@
+using System.Net;
 using System.Collections;
 using Hbone.Istio.ControlPlane;
 
@@ -24,8 +25,17 @@ public sealed record ZtunnelConfig
     /// <summary>This node's network (<c>NETWORK</c>); empty for the default network.</summary>
     public string Network { get; init; } = "";
 
-    /// <summary>Whether the DNS proxy on 15053 runs (<c>DNS_PROXY</c>); off until the DNS proxy exists.</summary>
-    public bool DnsProxy { get; init; }
+    /// <summary>Whether each pod gets a DNS proxy (<c>ISTIO_META_DNS_CAPTURE</c>, on unless <c>false</c>, as ztunnel).</summary>
+    public bool DnsProxy { get; init; } = true;
+
+    /// <summary>The DNS proxy's address in each pod (<c>ISTIO_META_DNS_PROXY_ADDR</c>, <c>localhost:15053</c> by default).</summary>
+    public IPEndPoint DnsProxyAddress { get; init; } = new(IPAddress.Loopback, 15053);
+
+    /// <summary>The cluster's DNS domain (<c>CLUSTER_DOMAIN</c>), which the DNS proxy expands short service names with.</summary>
+    public string ClusterDomain { get; init; } = "cluster.local";
+
+    /// <summary>The resolv.conf whose nameservers get the queries the proxy does not answer (<c>DNS_RESOLV_CONF</c>).</summary>
+    public string DnsResolvConf { get; init; } = "/etc/resolv.conf";
 
     /// <summary>Outbound capture (<c>OUTBOUND_PORT</c>).</summary>
     public int OutboundPort { get; init; } = 15001;
@@ -38,9 +48,6 @@ public sealed record ZtunnelConfig
 
     /// <summary>SOCKS5 (<c>SOCKS5_PORT</c>).</summary>
     public int Socks5Port { get; init; } = 15080;
-
-    /// <summary>DNS proxy (<c>DNS_PORT</c>).</summary>
-    public int DnsPort { get; init; } = 15053;
 
     /// <summary>Admin (<c>ADMIN_PORT</c>).</summary>
     public int AdminPort { get; init; } = 15000;
@@ -181,12 +188,14 @@ public sealed record ZtunnelConfig
             TrustDomain = r.TrustDomain("TRUST_DOMAIN") ?? d.TrustDomain,
             ClusterId = r.String("ISTIO_META_CLUSTER_ID") ?? r.String("CLUSTER_ID") ?? d.ClusterId,
             Network = r.String("NETWORK") ?? d.Network,
-            DnsProxy = r.Bool("DNS_PROXY") ?? d.DnsProxy,
+            DnsProxy = r.Bool("ISTIO_META_DNS_CAPTURE") ?? d.DnsProxy,
+            DnsProxyAddress = r.LocalEndPoint("ISTIO_META_DNS_PROXY_ADDR") ?? d.DnsProxyAddress,
+            DnsResolvConf = r.String("DNS_RESOLV_CONF") ?? d.DnsResolvConf,
+            ClusterDomain = r.String("CLUSTER_DOMAIN")?.TrimEnd('.') ?? d.ClusterDomain,
             OutboundPort = r.Port("OUTBOUND_PORT") ?? d.OutboundPort,
             InboundPlaintextPort = r.Port("INBOUND_PLAINTEXT_PORT") ?? d.InboundPlaintextPort,
             InboundPort = r.Port("INBOUND_PORT") ?? d.InboundPort,
             Socks5Port = r.Port("SOCKS5_PORT") ?? d.Socks5Port,
-            DnsPort = r.Port("DNS_PORT") ?? d.DnsPort,
             AdminPort = r.Port("ADMIN_PORT") ?? d.AdminPort,
             StatsPort = r.Port("STATS_PORT") ?? d.StatsPort,
             ReadinessPort = r.Port("READINESS_PORT") ?? d.ReadinessPort,

@@ -74,6 +74,39 @@ internal sealed class PodSockets(NetnsExecutor netns, int mark)
         }
     });
 
+    /// <summary>A UDP socket bound to <paramref name="endPoint"/> in the pod (the DNS proxy's listener).</summary>
+    public Socket Datagram(IPEndPoint endPoint) => netns.Invoke(() =>
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            Mark(socket);
+            socket.Bind(endPoint);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    });
+
+    /// <summary>An unbound UDP socket for a query the proxy sends itself (to an upstream resolver); marked, so it is not captured.</summary>
+    public Socket OutboundDatagram(AddressFamily family) => netns.Invoke(() =>
+    {
+        var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            Mark(socket);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    });
+
     private void Mark(Socket socket)
     {
         if (mark != 0)

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Hbone.Relay;
 using Hbone.Ztunnel.Config;
+using Hbone.Ztunnel.Dns;
 using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.Policy;
 using Hbone.Ztunnel.State;
@@ -14,7 +15,8 @@ namespace Hbone.Ztunnel.Proxy;
 
 /// <summary>
 /// The proxy of one enrolled pod: its capture listeners live inside the pod's network namespace (15001 outbound,
-/// 15006 plaintext inbound, 15008 HBONE inbound, 127.0.0.1:15080 SOCKS5) and every connection through them is tracked.
+/// 15006 plaintext inbound, 15008 HBONE inbound, 127.0.0.1:15080 SOCKS5, the DNS proxy on 127.0.0.1:15053) and every
+/// connection through them is tracked.
 /// </summary>
 internal sealed class PodProxy : IAsyncDisposable
 {
@@ -31,6 +33,7 @@ internal sealed class PodProxy : IAsyncDisposable
     private PolicyEngine? _policy;
     private WorkloadSnapshot? _policySnapshot;
     private bool _policyPresent;
+    private PodDnsServer? _dns;
     private TaskCompletionSource _untracked = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public PodProxy(string uid, WorkloadInfo info, SafeFileHandle netns, ProxyContext context)
@@ -70,6 +73,10 @@ internal sealed class PodProxy : IAsyncDisposable
             Listen(new IPEndPoint(IPAddress.Any, config.InboundPlaintextPort), transparent: true, socket => _ = _context.InboundPlaintext.HandleAsync(this, socket));
             Listen(new IPEndPoint(IPAddress.Any, config.InboundPort), transparent: true, socket => HandOverToKestrel(socket));
             Listen(new IPEndPoint(IPAddress.Loopback, config.Socks5Port), transparent: false, socket => _ = _context.Socks5.HandleAsync(this, socket));
+            if (_context.Dns is { } dns)
+            {
+                _dns = new PodDnsServer(Sockets, config.DnsProxyAddress, () => Workload, dns);
+            }
         }
         catch
         {
@@ -200,6 +207,11 @@ internal sealed class PodProxy : IAsyncDisposable
         }
 
         CloseListeners();
+        if (_dns is not null)
+        {
+            await _dns.DisposeAsync().ConfigureAwait(false);
+        }
+
         await Task.WhenAll(_acceptLoops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 

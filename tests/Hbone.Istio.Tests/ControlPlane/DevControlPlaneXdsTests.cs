@@ -169,9 +169,11 @@ public sealed class DevControlPlaneXdsTests
         await SubscribeAsync(stream, AddressType);
         await NextAsync(stream);
 
-        // Far below the host's 30 s shutdown timeout, which an unended stream would wait out.
+        // Far below the 30 s an unended stream would hold a default host; a client that keeps its connection open after its
+        // stream ended is cut after DevControlPlaneHost.ShutdownGrace.
         await bed.Host.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
 
+        // Whether the client saw the trailers or the connection close under an unread stream, the stream is over.
         using var deadline = new CancellationTokenSource(DevControlPlaneTestBed.Deadline);
         bool more;
         try

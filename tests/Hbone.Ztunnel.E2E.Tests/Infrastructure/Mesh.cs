@@ -10,11 +10,21 @@ internal static class Mesh
     /// Starts the agents, enrolls every in-mesh pod, starts the ztunnels and waits until both are ready. Everything
     /// is tracked by <paramref name="lab"/> (ztunnels stop before agents).
     /// </summary>
+    /// <param name="lab">The lab.</param>
+    /// <param name="deadline">For each wait.</param>
+    /// <param name="ztunnelEnvironment">More variables for both ztunnels.</param>
+    /// <param name="editConfig">Changes the lab's local config before the ztunnels read it.</param>
+    /// <param name="cancellationToken">Stops the waits.</param>
     /// <returns>The nodes by name (<c>node-a</c>, <c>node-b</c>).</returns>
-    public static async Task<IReadOnlyDictionary<string, MeshNode>> StartAsync(MeshLab lab, TimeSpan deadline, CancellationToken cancellationToken = default)
+    public static async Task<IReadOnlyDictionary<string, MeshNode>> StartAsync(MeshLab lab, TimeSpan deadline, IReadOnlyDictionary<string, string?>? ztunnelEnvironment = null, Func<string, string>? editConfig = null, CancellationToken cancellationToken = default)
     {
         var ca = await DevCa.CreateAsync(Path.Combine(lab.WorkDir, "ca"), cancellationToken);
         var config = await lab.WriteConfigAsync(cancellationToken);
+        if (editConfig is not null)
+        {
+            await File.WriteAllTextAsync(config, editConfig(await File.ReadAllTextAsync(config, cancellationToken)), cancellationToken);
+        }
+
         LabNode[] nodes = [lab.NodeA, lab.NodeB];
         var agents = nodes.ToDictionary(n => n.Name, n => lab.Track(AgentProcess.Start(n, lab.WorkDir)));
         foreach (var agent in agents.Values)
@@ -27,7 +37,7 @@ internal static class Mesh
             await agents[pod.Node.Name].EnrollAsync(pod, cancellationToken);
         }
 
-        var ztunnels = nodes.ToDictionary(n => n.Name, n => lab.Track(ZtunnelProcess.Start(n, config, agents[n.Name].SocketPath, ca)));
+        var ztunnels = nodes.ToDictionary(n => n.Name, n => lab.Track(ZtunnelProcess.Start(n, config, agents[n.Name].SocketPath, ca, ztunnelEnvironment)));
         foreach (var ztunnel in ztunnels.Values)
         {
             await ztunnel.WaitReadyAsync(deadline, cancellationToken);

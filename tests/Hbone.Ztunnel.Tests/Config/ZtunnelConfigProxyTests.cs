@@ -84,7 +84,7 @@ public sealed class ZtunnelConfigProxyTests
         var env = new Hashtable
         {
             ["OUTBOUND_PORT"] = "16001", ["INBOUND_PLAINTEXT_PORT"] = "16006", ["INBOUND_PORT"] = "16008", ["SOCKS5_PORT"] = "16080",
-            ["DNS_PORT"] = "16053", ["ADMIN_PORT"] = "16000",
+            ["ISTIO_META_DNS_PROXY_ADDR"] = "127.0.0.1:16053", ["ADMIN_PORT"] = "16000",
         };
 
         ZtunnelConfig c = ZtunnelConfig.FromEnvironment(env);

@@ -13,8 +13,10 @@ public sealed class ZtunnelConfigTests
         Assert.Equal("cluster.local", c.TrustDomain);
         Assert.Equal("Kubernetes", c.ClusterId);
         Assert.Equal("", c.Network);
-        Assert.False(c.DnsProxy);
-        Assert.Equal((15001, 15006, 15008, 15080, 15053), (c.OutboundPort, c.InboundPlaintextPort, c.InboundPort, c.Socks5Port, c.DnsPort));
+        Assert.True(c.DnsProxy);
+        Assert.Equal("127.0.0.1:15053", c.DnsProxyAddress.ToString());
+        Assert.Equal("/etc/resolv.conf", c.DnsResolvConf);
+        Assert.Equal((15001, 15006, 15008, 15080), (c.OutboundPort, c.InboundPlaintextPort, c.InboundPort, c.Socks5Port));
         Assert.Equal((15000, 15020, 15021), (c.AdminPort, c.StatsPort, c.ReadinessPort));
         Assert.Equal("/var/run/ztunnel/ztunnel.sock", c.InpodUds);
         Assert.Equal(TimeSpan.FromSeconds(5), c.DrainDeadline);
@@ -28,15 +30,16 @@ public sealed class ZtunnelConfigTests
         var env = new Hashtable
         {
             ["LOCAL_XDS_PATH"] = "/etc/zt/config.yaml", ["NODE_NAME"] = "node-a", ["POD_NAMESPACE"] = "istio-system",
-            ["TRUST_DOMAIN"] = "example.org", ["CLUSTER_ID"] = "c1", ["NETWORK"] = "net1", ["DNS_PROXY"] = "true",
+            ["TRUST_DOMAIN"] = "example.org", ["CLUSTER_ID"] = "c1", ["NETWORK"] = "net1", ["ISTIO_META_DNS_CAPTURE"] = "false",
             ["OUTBOUND_PORT"] = "1", ["INBOUND_PLAINTEXT_PORT"] = "2", ["INBOUND_PORT"] = "3", ["SOCKS5_PORT"] = "4",
-            ["DNS_PORT"] = "5", ["ADMIN_PORT"] = "6", ["STATS_PORT"] = "7", ["READINESS_PORT"] = "8", ["INPOD_UDS"] = "/tmp/z.sock",
+            ["ISTIO_META_DNS_PROXY_ADDR"] = "localhost:5", ["DNS_RESOLV_CONF"] = "/tmp/resolv.conf", ["ADMIN_PORT"] = "6", ["STATS_PORT"] = "7", ["READINESS_PORT"] = "8", ["INPOD_UDS"] = "/tmp/z.sock",
             ["TERMINATION_GRACE_PERIOD"] = "1500ms", ["POOL_MAX_STREAMS_PER_CONNECTION"] = "7", ["POOL_UNUSED_RELEASE_TIMEOUT"] = "30s",
         };
         ZtunnelConfig c = ZtunnelConfig.FromEnvironment(env);
         Assert.Equal(("/etc/zt/config.yaml", "node-a", "istio-system"), (c.LocalXdsPath, c.NodeName, c.PodNamespace));
-        Assert.Equal(("example.org", "c1", "net1", true), (c.TrustDomain, c.ClusterId, c.Network, c.DnsProxy));
-        Assert.Equal((1, 2, 3, 4, 5, 6, 7, 8), (c.OutboundPort, c.InboundPlaintextPort, c.InboundPort, c.Socks5Port, c.DnsPort, c.AdminPort, c.StatsPort, c.ReadinessPort));
+        Assert.Equal(("example.org", "c1", "net1", false), (c.TrustDomain, c.ClusterId, c.Network, c.DnsProxy));
+        Assert.Equal(("127.0.0.1:5", "/tmp/resolv.conf"), (c.DnsProxyAddress.ToString(), c.DnsResolvConf));
+        Assert.Equal((1, 2, 3, 4, 6, 7, 8), (c.OutboundPort, c.InboundPlaintextPort, c.InboundPort, c.Socks5Port, c.AdminPort, c.StatsPort, c.ReadinessPort));
         Assert.Equal("/tmp/z.sock", c.InpodUds);
         Assert.Equal(TimeSpan.FromMilliseconds(1500), c.DrainDeadline);
         Assert.Equal(7, c.PoolMaxStreamsPerConnection);
@@ -53,7 +56,8 @@ public sealed class ZtunnelConfigTests
     [Theory]
     [InlineData("INBOUND_PORT", "70000", "INBOUND_PORT: '70000' is not an integer in [1, 65535]")]
     [InlineData("ADMIN_PORT", "abc", "ADMIN_PORT: 'abc' is not an integer in [1, 65535]")]
-    [InlineData("DNS_PROXY", "maybe", "DNS_PROXY: 'maybe' is not a boolean (true or false)")]
+    [InlineData("ISTIO_META_DNS_CAPTURE", "maybe", "ISTIO_META_DNS_CAPTURE: 'maybe' is not a boolean (true or false)")]
+    [InlineData("ISTIO_META_DNS_PROXY_ADDR", "15053", "ISTIO_META_DNS_PROXY_ADDR: '15053' is not an address with a port (127.0.0.1:15053, [::1]:15053 or localhost:15053)")]
     [InlineData("TRUST_DOMAIN", "Bad Domain", "TRUST_DOMAIN: 'Bad Domain' is not a SPIFFE trust domain")]
     [InlineData("POOL_MAX_STREAMS_PER_CONNECTION", "0", "POOL_MAX_STREAMS_PER_CONNECTION: '0' is not an integer in [1, 2147483647]")]
     [InlineData("POOL_UNUSED_RELEASE_TIMEOUT", "0s", "POOL_UNUSED_RELEASE_TIMEOUT: '0s' is not a positive duration (e.g. 500ms, 5s, 5m, 1h)")]
