@@ -40,14 +40,18 @@ enroll.SetAction(async (parse, token) =>
         path)));
 });
 
+var podDeleted = new Option<bool>("--pod-deleted")
+{
+    Description = "The pod is being deleted: leave its rules (its namespace goes with it, and its open connections keep working while the ztunnel drains them), as istio-cni does on CNI DEL.",
+};
 var remove = new Command("remove", "Remove the in-pod redirection rules from a pod's network namespace, leaving nothing behind; with --pods-dir, forget the pod.")
 {
-    netns, dns, podsDir, uid,
+    netns, dns, podsDir, uid, podDeleted,
 };
 remove.Validators.Add(RequireUidWithPodsDir);
 remove.SetAction(async (parse, token) =>
 {
-    var code = await RunAsync(parse, NetnsPath(parse), token, static (i, p, t) => i.RemoveAsync(p, t));
+    var code = parse.GetValue(podDeleted) ? 0 : await RunAsync(parse, NetnsPath(parse), token, static (i, p, t) => i.RemoveAsync(p, t));
 
     // The pod is forgotten even when its namespace is already gone: the agent must still tell the ztunnel.
     if (parse.GetValue(podsDir) is { } directory)

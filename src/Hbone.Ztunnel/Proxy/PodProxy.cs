@@ -9,6 +9,8 @@ using Hbone.Ztunnel.Policy;
 using Hbone.Ztunnel.State;
 using Hbone.Ztunnel.Zds;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
 namespace Hbone.Ztunnel.Proxy;
@@ -18,7 +20,7 @@ namespace Hbone.Ztunnel.Proxy;
 /// 15006 plaintext inbound, 15008 HBONE inbound, 127.0.0.1:15080 SOCKS5, the DNS proxy on 127.0.0.1:15053) and every
 /// connection through them is tracked.
 /// </summary>
-internal sealed class PodProxy : IAsyncDisposable
+internal sealed partial class PodProxy : IAsyncDisposable
 {
     private readonly ProxyContext _context;
     private readonly SafeFileHandle _netns;
@@ -33,6 +35,7 @@ internal sealed class PodProxy : IAsyncDisposable
     private PolicyEngine? _policy;
     private WorkloadSnapshot? _policySnapshot;
     private bool _policyPresent;
+    private readonly ILogger _logger;
     private PodDnsServer? _dns;
     private TaskCompletionSource _untracked = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -44,6 +47,7 @@ internal sealed class PodProxy : IAsyncDisposable
         _context = context;
         _executor = new NetnsExecutor(netns, $"{info.Namespace}/{info.Name}");
         Sockets = new PodSockets(_executor, context.Config.SocketMark);
+        _logger = context.LoggerFactory.CreateLogger<PodProxy>();
     }
 
     public string Uid { get; }
@@ -178,12 +182,30 @@ internal sealed class PodProxy : IAsyncDisposable
 
     /// <summary>
     /// Refuses new connections (accepted and reset at once, so clients fail fast instead of waiting on dropped
-    /// SYNs), lets open ones run until <paramref name="deadline"/>, then closes the rest and the listeners.
+    /// SYNs), sends GOAWAY on the pod's inbound HBONE connections and drains its pooled outbound ones, lets open
+    /// tunnels run until <paramref name="deadline"/>, then closes the rest and the listeners.
     /// </summary>
     public async Task DrainAsync(TimeSpan deadline)
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         using var timeout = new CancellationTokenSource(deadline);
+
+        // Peers learn at once that no new stream may start here; their open tunnels carry on.
+        int goAways = 0;
+        foreach (var hbone in _hboneConnections.Keys)
+        {
+            if (hbone.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime)
+            {
+                lifetime.RequestClose();
+                goAways++;
+            }
+        }
+
+        using var graceOver = new CancellationTokenSource();
+        Task<int> outbound = Address is { } address && _context.Client is { } client
+            ? client.DrainConnectionsAsync(address, graceOver.Token)
+            : Task.FromResult(0);
+        LogDraining(_logger, Uid, goAways, deadline.TotalSeconds);
         while (!timeout.IsCancellationRequested)
         {
             var untracked = Volatile.Read(ref _untracked).Task;
@@ -200,7 +222,9 @@ internal sealed class PodProxy : IAsyncDisposable
             connection.Abort("drain deadline reached");
         }
 
-        // The pod's HTTP/2 connections too: its tunnels are gone and no stream may start on them any more.
+        // What is still open now only carries tunnels that were just aborted.
+        await graceOver.CancelAsync().ConfigureAwait(false);
+        await ((Task)outbound).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         foreach (var hbone in _hboneConnections.Keys)
         {
             hbone.Abort(new ConnectionAbortedException("the pod was removed"));
@@ -279,4 +303,7 @@ internal sealed class PodProxy : IAsyncDisposable
             listener.Dispose();
         }
     }
+
+    [LoggerMessage(1, LogLevel.Information, "pod {Uid} draining: GOAWAY on {GoAways} inbound HBONE connection(s), pooled outbound connections draining, {Seconds} s for open tunnels")]
+    private static partial void LogDraining(ILogger logger, string uid, int goAways, double seconds);
 }

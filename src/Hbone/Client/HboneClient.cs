@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using Hbone.Http2;
@@ -329,11 +330,52 @@ public sealed partial class HboneClient : IAsyncDisposable
         return builder.Build();
     }
 
+    /// <summary>
+    /// Drains the pooled connections opened from <paramref name="sourceAddress"/>, as a node proxy does when that pod
+    /// goes away: they leave the pool, each sends GOAWAY and carries no new tunnel, and each closes once its open
+    /// tunnels have ended. Any still carrying tunnels when <paramref name="cancellationToken"/> fires is closed then
+    /// (those tunnels fail).
+    /// </summary>
+    /// <param name="sourceAddress">The <see cref="HboneRequest.SourceAddress"/> the connections were opened with.</param>
+    /// <param name="cancellationToken">The end of the grace period.</param>
+    /// <returns>The number of connections drained.</returns>
+    public Task<int> DrainConnectionsAsync(IPAddress sourceAddress, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sourceAddress);
+        return DrainAsync(key => sourceAddress.Equals(key.SourceAddress), cancellationToken);
+    }
+
+    /// <summary>
+    /// Drains the pooled connections opened with <paramref name="source"/>'s certificate (any source address), as
+    /// <see cref="DrainConnectionsAsync(IPAddress, CancellationToken)"/> does.
+    /// </summary>
+    /// <param name="source">The client identity the connections present.</param>
+    /// <param name="cancellationToken">The end of the grace period.</param>
+    /// <returns>The number of connections drained.</returns>
+    public Task<int> DrainConnectionsAsync(SpiffeId source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return DrainAsync(key => key.Source == source, cancellationToken);
+    }
+
     /// <summary>Closes every pooled connection; open tunnels fail.</summary>
     public async ValueTask DisposeAsync()
     {
         await _pool.DisposeAsync().ConfigureAwait(false);
         _metrics.Dispose();
+    }
+
+    private async Task<int> DrainAsync(Func<HbonePoolKey, bool> match, CancellationToken cancellationToken)
+    {
+        List<PooledConnection> retired = _pool.Retire(match);
+        await Task.WhenAll(retired.Select(pooled => DrainOneAsync(pooled.Connection, cancellationToken))).ConfigureAwait(false);
+        return retired.Count;
+
+        static async Task DrainOneAsync(Http2ClientConnection connection, CancellationToken cancellationToken)
+        {
+            await connection.StopAcceptingStreamsAsync().WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private static partial class Log

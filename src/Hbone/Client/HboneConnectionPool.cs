@@ -167,6 +167,31 @@ internal sealed class HboneConnectionPool : IAsyncDisposable
         }
     }
 
+    /// <summary>Takes the keys <paramref name="match"/> selects out of the pool and returns their connections; no stream lands on them any more.</summary>
+    public List<PooledConnection> Retire(Func<HbonePoolKey, bool> match)
+    {
+        var retired = new List<PooledConnection>();
+        foreach (var (key, entry) in _entries)
+        {
+            if (!match(key))
+            {
+                continue;
+            }
+
+            lock (entry)
+            {
+                // A request holding the entry sees Removed and takes a fresh one.
+                entry.Removed = true;
+                retired.AddRange(entry.Connections);
+                entry.Connections.Clear();
+            }
+
+            _entries.TryRemove(new KeyValuePair<HbonePoolKey, PoolEntry>(key, entry));
+        }
+
+        return retired;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_disposed.IsCancellationRequested)

@@ -48,6 +48,8 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
     private int _reservedStreams;
     private int _goAwayLastStreamId = int.MaxValue;
     private bool _goAwayReceived;
+    private bool _draining;
+    private TaskCompletionSource? _streamsEnded;
     private Exception? _abortReason;
     private long _idleSinceTimestamp;
 
@@ -118,7 +120,31 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
         }
     }
 
-    private bool IsUsableLocked => !_goAwayReceived && _abortReason is null && _nextStreamId > 0;
+    private bool IsUsableLocked => !_goAwayReceived && !_draining && _abortReason is null && _nextStreamId > 0;
+
+    /// <summary>
+    /// Sends GOAWAY(NO_ERROR) and opens no new stream; completes once the last open stream has ended (or the
+    /// connection closed). The caller then disposes the connection.
+    /// </summary>
+    public Task StopAcceptingStreamsAsync()
+    {
+        lock (_lock)
+        {
+            if (_abortReason is not null)
+            {
+                return Task.CompletedTask;
+            }
+
+            if (!_draining)
+            {
+                _draining = true;
+                AppendGoAwayLocked(0, Http2ErrorCode.NoError);
+                ScheduleWriteLocked();
+            }
+
+            return _reservedStreams == 0 ? Task.CompletedTask : (_streamsEnded ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
 
     /// <summary>Sends the preface and SETTINGS, starts the loops and waits for the peer's SETTINGS.</summary>
     public static async Task<Http2ClientConnection> StartAsync(Stream transport, Http2ConnectionSettings settings, ILogger logger, CancellationToken cancellationToken)
@@ -200,6 +226,7 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
         if (_reservedStreams == 0)
         {
             _idleSinceTimestamp = _settings.TimeProvider.GetTimestamp();
+            _streamsEnded?.TrySetResult();
         }
     }
 
@@ -237,7 +264,7 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
 
     private Exception CreateUnusableException() => _abortReason is { } reason
         ? new HboneException(HboneErrorReason.ConnectionFailed, "The HTTP/2 connection is closed.", reason)
-        : new HboneException(HboneErrorReason.ConnectionFailed, _goAwayReceived ? "The server sent GOAWAY." : "The connection has no stream ids left.");
+        : new HboneException(HboneErrorReason.ConnectionFailed, _goAwayReceived ? "The server sent GOAWAY." : _draining ? "The connection is draining." : "The connection has no stream ids left.");
 
     /// <summary>Called once a stream is finished both ways or reset: frees its slot.</summary>
     internal void RemoveStream(Http2ClientStream stream)
@@ -306,6 +333,7 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
             _windowWaiters = null;
             _drained?.TrySetResult();
             _drained = null;
+            _streamsEnded?.TrySetResult();
             _writeScheduled = true;
         }
 

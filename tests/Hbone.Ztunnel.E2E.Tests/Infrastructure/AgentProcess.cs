@@ -67,4 +67,8 @@ internal sealed class AgentProcess : NodeProcess
     /// <summary>Removes <paramref name="pod"/> from the mesh: its rules and its pod file.</summary>
     public Task RemoveAsync(LabPod pod, CancellationToken cancellationToken = default) =>
         Shell.RunAsync([Program, "remove", "--netns", pod.NetnsPath, "--pods-dir", PodsDirectory, "--uid", pod.Uid], CommandDeadline, cancellationToken);
+
+    /// <summary>Forgets a pod that is being deleted (<c>remove --pod-deleted</c>): its rules stay, the ztunnel drains it.</summary>
+    public Task DeleteAsync(LabPod pod, CancellationToken cancellationToken = default) =>
+        Shell.RunAsync([Program, "remove", "--netns", pod.NetnsPath, "--pods-dir", PodsDirectory, "--uid", pod.Uid, "--pod-deleted"], CommandDeadline, cancellationToken);
 }

@@ -94,6 +94,32 @@ internal partial class NodeProcess : IAsyncDisposable
     /// <summary>The exit code, once exited.</summary>
     public int? ExitCode => HasExited ? _process.ExitCode : null;
 
+    /// <summary>The process's stdin (autoflushed).</summary>
+    public StreamWriter Input
+    {
+        get
+        {
+            _process.StandardInput.AutoFlush = true;
+            return _process.StandardInput;
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="deadline"/> for the process to exit on its own; returns its exit code.</summary>
+    /// <exception cref="TimeoutException">Still running at the deadline; the message carries the last lines.</exception>
+    public async Task<int> WaitForExitAsync(TimeSpan deadline)
+    {
+        try
+        {
+            await _exited.Task.WaitAsync(deadline);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{DisplayName} did not exit within {deadline}.{Tail()}");
+        }
+
+        return _process.ExitCode;
+    }
+
     /// <summary>Every line so far, stdout and stderr interleaved as they arrived.</summary>
     public IReadOnlyList<string> Lines
     {

@@ -88,8 +88,14 @@ public sealed class DnsTests(DnsTests.Fixture fixture) : IClassFixture<DnsTests.
         }
 
         /// <summary><c>dig +short</c> from the client pod, to a resolver address the capture redirects.</summary>
-        internal Task<string> DigAsync(string name, params string[] options) =>
-            MeshLab.ExecAsync(Lab.Client.Netns, ["dig", $"@{AnyResolver}", "+short", "+time=5", "+tries=2", .. options, name, "A"]);
+        internal async Task<string> DigAsync(string name, params string[] options)
+        {
+            string[] command = ["ip", "netns", "exec", Lab.Client.Netns, "dig", $"@{AnyResolver}", "+short", "+time=5", "+tries=2", .. options, name, "A"];
+            var (exitCode, stdout, stderr) = await Shell.TryRunAsync(command);
+
+            // dig reports a failed exchange (refused, timed out) on stdout: keep it in the message.
+            return exitCode == 0 ? stdout : throw new InvalidOperationException($"'{string.Join(' ', command)}' exited with {exitCode}: {stdout.Trim()} {stderr.Trim()}");
+        }
 
         private static string AddHeadlessService(string yaml)
         {

@@ -47,6 +47,56 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    [Trait("case", "E2E-10")]
+    public async Task E2E_10_a_removed_pod_sends_GOAWAY_and_its_live_tunnel_finishes_in_the_grace_period_while_the_node_carries_on()
+    {
+        await using var lab = await MeshLab.UpAsync();
+        var localEcho = lab.Track(await EchoApp.StartAsync(lab.LocalEcho, lab.EchoTargetPort));
+        lab.Track(await EchoApp.StartAsync(lab.Echo, lab.EchoTargetPort));
+        var grace = new Dictionary<string, string?> { ["TERMINATION_GRACE_PERIOD_SECONDS"] = "60" };
+        var mesh = await LifecycleMesh.StartAsync(lab, Deadline, new Dictionary<string, IReadOnlyDictionary<string, string?>> { ["node-a"] = grace });
+
+        // A tunnel into local-echo from a client we did not write (Node's http2), from node-b's namespace.
+        var peer = lab.Track(NodeProcess.Start("node http2 client", lab.NodeB, "/usr/bin/node",
+        [
+            Path.Combine(Repo.Root, "tests", "Hbone.Interop.Peers", "node_hbone_client.js"), "--server", $"{lab.LocalEcho.Ip}:15008",
+            "--ca", Path.Combine(mesh.CaDirectory, "ca.pem"), "--cert", Path.Combine(mesh.CaDirectory, "lab.pem"),
+            "--key", Path.Combine(mesh.CaDirectory, "lab.key"), "--authority", $"{lab.LocalEcho.Ip}:{lab.EchoTargetPort}",
+        ]));
+        await peer.WaitForLineAsync(l => l == "status=200", Deadline);
+        await peer.Input.WriteLineAsync("before");
+        await peer.WaitForLineAsync(l => l == "before", Deadline);
+        using var unrelated = await PodSockets.ConnectAsync(lab.Client.NetnsPath, lab.EchoVip, Deadline);
+        Assert.Equal("unrelated"u8.ToArray(), await PodSockets.ExchangeAsync(unrelated, "unrelated"u8.ToArray(), Deadline, halfClose: false));
+
+        // Deleted, as a pod is: its namespace keeps its rules until it goes, so the open tunnel can finish.
+        await mesh.A.Agent.DeleteAsync(lab.LocalEcho);
+
+        var draining = await mesh.A.Ztunnel.WaitForLineAsync(l => l.Contains($"pod {lab.LocalEcho.Uid} draining", StringComparison.Ordinal), Deadline);
+        var goAway = await peer.WaitForLineAsync(l => l.StartsWith("goaway=", StringComparison.Ordinal), Deadline);
+        await peer.Input.WriteLineAsync("after");
+        await peer.WaitForLineAsync(l => l == "after", Deadline);
+        var refused = await Lifecycle.ProbeAsync(lab.Client.NetnsPath, new IPEndPoint(lab.LocalEcho.Ip, lab.EchoTargetPort), "new"u8.ToArray(), Short);
+        peer.Input.Close();
+        var exit = await peer.WaitForExitAsync(Deadline);
+        var afterRemoval = await PodSockets.ExchangeAsync(unrelated, "still there"u8.ToArray(), Deadline);
+        byte[] fresh;
+        using (var another = await PodSockets.ConnectAsync(lab.Client.NetnsPath, lab.EchoVip, Deadline))
+        {
+            fresh = await PodSockets.ExchangeAsync(another, "new after removal"u8.ToArray(), Deadline);
+        }
+
+        Assert.Contains("GOAWAY on 1 inbound HBONE connection(s)", draining, StringComparison.Ordinal);
+        Assert.Equal("goaway=0 last=1", goAway); // NO_ERROR, and the open stream 1 is still served
+        Assert.NotEqual(LifecycleReadOutcome.Data, refused.Outcome);
+        Assert.True(exit == 0, $"the Node client exited with {exit}{peer.Tail()}");
+        Assert.Contains("ended", peer.Lines);
+        Assert.Single(localEcho.Clients);
+        Assert.Equal("still there"u8.ToArray(), afterRemoval);
+        Assert.Equal("new after removal"u8.ToArray(), fresh);
+    }
+
+    [Fact]
     [Trait("case", "E2E-11")]
     public async Task E2E_11_an_agent_restart_keeps_open_tunnels_and_pods_and_the_ztunnel_reconnects()
     {
