@@ -6,9 +6,12 @@
 #   PREFIX-local-echo 10.244.1.3 ─┤ PREFIX-node-a ══ PREFIX-node-b ├─ 10.244.2.9  PREFIX-outsider
 #                                 192.168.254.1   eth0   192.168.254.2
 #
+# Dual-stack: every pod also has fd00:10:244:N::M (from its IPv4 10.244.N.M), the nodes fd00:192:168:254::1 and ::2,
+# and the echo service the VIP fd00:10:96::10 beside 10.96.0.10.
 # A pod has eth0 with its IP /32 and a default route via the link-scope gateway 169.254.1.1; the node side
-# of its veth has no address, answers ARP for the gateway at once (proxy_arp, proxy_delay=0) and holds a
-# /32 host route to the pod.
+# of its veth has no IPv4 address, answers ARP for the gateway at once (proxy_arp, proxy_delay=0) and holds a
+# /32 host route to the pod. For IPv6 the node side of the veth carries fe80::1, the pod's default route.
+# Duplicate address detection is off in every namespace, so IPv6 addresses work at once.
 # Each node routes the other node's pod CIDR over the node-to-node veth. Links are created directly in their
 # namespaces, so their names only need to be unique inside one namespace and labs with different prefixes
 # never collide. rp_filter is off everywhere: spoofed-source (IP_TRANSPARENT) traffic and asymmetric paths
@@ -27,9 +30,14 @@ NODES=(node-a node-b)
 NODE_A_IP=192.168.254.1
 NODE_B_IP=192.168.254.2
 NODE_PREFIX_LEN=24
+NODE_A_IP6=fd00:192:168:254::1
+NODE_B_IP6=fd00:192:168:254::2
 NODE_A_POD_CIDR=10.244.1.0/24
 NODE_B_POD_CIDR=10.244.2.0/24
+NODE_A_POD_CIDR6=fd00:10:244:1::/64
+NODE_B_POD_CIDR6=fd00:10:244:2::/64
 POD_GATEWAY=169.254.1.1
+POD_GATEWAY6=fe80::1
 # name:ip:node:mesh (mesh = HBONE workload enrolled in the mesh; tcp = plain workload, not captured)
 PODS=(
     "client:10.244.1.2:node-a:mesh"
@@ -38,6 +46,7 @@ PODS=(
     "outsider:10.244.2.9:node-b:tcp"
 )
 ECHO_VIP=10.96.0.10
+ECHO_VIP6=fd00:10:96::10
 ECHO_SERVICE_PORT=80
 ECHO_TARGET_PORT=8080
 CLUSTER=cluster1
@@ -45,6 +54,9 @@ NAMESPACE=default
 TRUST_DOMAIN=cluster.local
 
 die() { echo "mesh-lab: $*" >&2; exit 1; }
+
+# The IPv6 address of a pod: 10.244.N.M -> fd00:10:244:N::M.
+ip6_of() { local a b c d; IFS=. read -r a b c d <<<"$1"; printf 'fd00:%s:%s:%s::%s' "$a" "$b" "$c" "$d"; }
 
 # Node-side veth of a pod: "cali" + 11 hex digits of the pod name's SHA-1 (15 characters, the kernel's limit).
 veth_of() { printf 'cali%s' "$(printf '%s' "$1" | sha1sum | cut -c1-11)"; }
@@ -67,8 +79,9 @@ netns_names() { # every namespace the lab owns, nodes last (pods' veths die with
     for node in "${NODES[@]}"; do echo "$prefix-$node"; done
 }
 
-sysctls_off() { # sysctls_off NETNS: no reverse-path filtering in this namespace
-    ip netns exec "$1" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+sysctls_off() { # sysctls_off NETNS: no reverse-path filtering and no IPv6 duplicate address detection in this namespace
+    ip netns exec "$1" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+        net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 }
 
 cmd_down() {
@@ -96,14 +109,18 @@ cmd_up() {
     ip link add eth0 netns "$a" type veth peer name eth0 netns "$b"
     ip -n "$a" addr add "$NODE_A_IP/$NODE_PREFIX_LEN" dev eth0
     ip -n "$b" addr add "$NODE_B_IP/$NODE_PREFIX_LEN" dev eth0
+    ip -n "$a" -6 addr add "$NODE_A_IP6/64" dev eth0 nodad
+    ip -n "$b" -6 addr add "$NODE_B_IP6/64" dev eth0 nodad
     for node in "$a" "$b"; do
         ip -n "$node" link set eth0 up
-        ip netns exec "$node" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.eth0.rp_filter=0
+        ip netns exec "$node" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.eth0.rp_filter=0 net.ipv6.conf.all.forwarding=1
         # The pods' gateway must be routable (unicast, not via the pod's veth) for proxy_arp to answer for it.
         ip -n "$node" route add "$POD_GATEWAY/32" dev lo
     done
     ip -n "$a" route add "$NODE_B_POD_CIDR" via "$NODE_B_IP" dev eth0
     ip -n "$b" route add "$NODE_A_POD_CIDR" via "$NODE_A_IP" dev eth0
+    ip -n "$a" -6 route add "$NODE_B_POD_CIDR6" via "$NODE_B_IP6" dev eth0
+    ip -n "$b" -6 route add "$NODE_A_POD_CIDR6" via "$NODE_A_IP6" dev eth0
 
     # Pods: eth0 with the pod IP /32 and a default route via the link-scope gateway; node side proxy-ARPs.
     local entry name ip pod_node mesh pod veth
@@ -113,13 +130,17 @@ cmd_up() {
         ip link add "$veth" netns "$node" type veth peer name eth0 netns "$pod"
         ip -n "$node" link set "$veth" up
         ip netns exec "$node" sysctl -qw "net.ipv4.conf.$veth.proxy_arp=1" "net.ipv4.conf.$veth.rp_filter=0" \
-            "net.ipv4.neigh.$veth.proxy_delay=0" "net.ipv6.conf.$veth.disable_ipv6=1"
+            "net.ipv4.neigh.$veth.proxy_delay=0"
+        ip -n "$node" -6 addr add "$POD_GATEWAY6/64" dev "$veth" nodad
         ip -n "$node" route add "$ip/32" dev "$veth"
+        ip -n "$node" -6 route add "$(ip6_of "$ip")/128" dev "$veth"
         ip -n "$pod" addr add "$ip/32" dev eth0
+        ip -n "$pod" -6 addr add "$(ip6_of "$ip")/128" dev eth0 nodad
         ip -n "$pod" link set eth0 up
         ip netns exec "$pod" sysctl -qw net.ipv4.conf.eth0.rp_filter=0
         ip -n "$pod" route add "$POD_GATEWAY/32" dev eth0 scope link
         ip -n "$pod" route add default via "$POD_GATEWAY" dev eth0
+        ip -n "$pod" -6 route add default via "$POD_GATEWAY6" dev eth0
     done
     trap - ERR
 }
@@ -139,6 +160,9 @@ cmd_env() {
     kv "LAB_NODE_B_POD_CIDR" "$NODE_B_POD_CIDR"
     kv "LAB_POD_GATEWAY" "$POD_GATEWAY"
     kv "LAB_ECHO_VIP" "$ECHO_VIP"
+    kv "LAB_ECHO_VIP6" "$ECHO_VIP6"
+    kv "LAB_NODE_A_IP6" "$NODE_A_IP6"
+    kv "LAB_NODE_B_IP6" "$NODE_B_IP6"
     kv "LAB_ECHO_SERVICE_PORT" "$ECHO_SERVICE_PORT"
     kv "LAB_ECHO_TARGET_PORT" "$ECHO_TARGET_PORT"
     local names=()
@@ -147,6 +171,7 @@ cmd_env() {
         names+=("$name")
         key=$(echo "$name" | tr 'a-z-' 'A-Z_')
         kv "LAB_POD_${key}_IP" "$ip"
+        kv "LAB_POD_${key}_IP6" "$(ip6_of "$ip")"
         kv "LAB_POD_${key}_NODE" "$node"
         kv "LAB_POD_${key}_NETNS" "$prefix-$name"
         kv "LAB_POD_${key}_VETH" "$(veth_of "$name")"
@@ -167,7 +192,7 @@ cmd_config() {
   name: $name
   namespace: $NAMESPACE
   serviceAccount: $name
-  workloadIps: ["$ip"]
+  workloadIps: ["$ip", "$(ip6_of "$ip")"]
   protocol: $([[ $mesh == mesh ]] && echo HBONE || echo TCP)
   node: $node
 EOF
@@ -180,7 +205,7 @@ services:
 - name: echo
   namespace: $NAMESPACE
   hostname: echo.$NAMESPACE.svc.$TRUST_DOMAIN
-  vips: ["/$ECHO_VIP"]
+  vips: ["/$ECHO_VIP", "/$ECHO_VIP6"]
   ports: { $ECHO_SERVICE_PORT: $ECHO_TARGET_PORT }
   subjectAltNames: ["spiffe://$TRUST_DOMAIN/ns/$NAMESPACE/sa/echo"]
 policies: []

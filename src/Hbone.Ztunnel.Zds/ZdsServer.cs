@@ -53,6 +53,12 @@ public sealed class ZdsServer : IAsyncDisposable
     /// <summary>Raised with the ztunnel's answer to each message ("" when acked without error).</summary>
     public event Action<string, string>? Acked;
 
+    /// <summary>
+    /// Called for each ztunnel that connects, before its snapshot is built: an agent brings its pods up to date here,
+    /// so the snapshot is the source of truth as of the connection, not as of its last (debounced) look.
+    /// </summary>
+    public Action? BeforeSnapshot { get; set; }
+
     /// <summary>Enrolls a pod: remembered for future snapshots and sent to connected ztunnels now.</summary>
     public void Add(ZdsWorkload workload)
     {
@@ -114,6 +120,8 @@ public sealed class ZdsServer : IAsyncDisposable
                 {
                     return;
                 }
+
+                BeforeSnapshot?.Invoke();
 
                 // Register before the snapshot so that no add or delete made meanwhile is missed.
                 lock (_connections)

@@ -51,7 +51,7 @@ internal sealed class NodeAgent : IAsyncDisposable
             Directory.CreateDirectory(socketDirectory);
         }
 
-        _server = new ZdsServer(socketPath, ackTimeout, start: false);
+        _server = new ZdsServer(socketPath, ackTimeout, start: false) { BeforeSnapshot = Rescan };
         _server.Acked += OnAcked;
         _debounceTimer = new Timer(_ => Rescan(), null, Timeout.Infinite, Timeout.Infinite);
 

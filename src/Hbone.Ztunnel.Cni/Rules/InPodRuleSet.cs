@@ -25,9 +25,15 @@ internal static class InPodRuleSet
     /// <summary>The tables our chains live in, in the order they are written.</summary>
     public static readonly string[] Tables = ["mangle", "nat", "raw"];
 
-    /// <summary>Our chains' rules; <paramref name="existingJumps"/> are jumps already present (not added twice).</summary>
-    public static string Build(InterceptionOptions o, ISet<(string Table, string From)> existingJumps)
+    /// <summary>
+    /// Our chains' rules for <c>iptables-restore</c>, or with <paramref name="ipv6"/> the same rules for <c>ip6tables-restore</c>
+    /// (::1 for 127.0.0.1, the IPv6 probe address, TPROXY on ::); <paramref name="existingJumps"/> are jumps already present.
+    /// </summary>
+    public static string Build(InterceptionOptions o, ISet<(string Table, string From)> existingJumps, bool ipv6 = false)
     {
+        var localhost = ipv6 ? "::1/128" : "127.0.0.1/32";
+        var probe = ipv6 ? $"{o.ProbeAddressV6}/128" : $"{o.ProbeAddress}/32";
+        var any = ipv6 ? "::" : "0.0.0.0";
         var mark = Hex(o.TproxyMark, o.MarkMask);
         var proxyMark = Hex(o.ProxyMark, o.MarkMask);
         var text = new StringBuilder();
@@ -38,11 +44,11 @@ internal static class InPodRuleSet
         AppendJumps(text, "mangle", existingJumps);
         text.AppendLine(Invariant($"-A {OutputChain} -m connmark --mark {mark} -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff"));
         text.AppendLine(Invariant($"-A {PreroutingChain} -m mark --mark {proxyMark} -j CONNMARK --set-xmark {mark}"));
-        text.AppendLine(Invariant($"-A {PreroutingChain} -s {o.ProbeAddress}/32 -p tcp -j ACCEPT"));
-        text.AppendLine(Invariant($"-A {PreroutingChain} ! -d 127.0.0.1/32 -i lo -p tcp -j ACCEPT"));
-        text.AppendLine(Invariant($"-A {PreroutingChain} -p tcp -m tcp --dport {o.InboundHbonePort} -m mark ! --mark {proxyMark} -j TPROXY --on-port {o.InboundHbonePort} --on-ip 0.0.0.0 --tproxy-mark {mark}"));
+        text.AppendLine(Invariant($"-A {PreroutingChain} -s {probe} -p tcp -j ACCEPT"));
+        text.AppendLine(Invariant($"-A {PreroutingChain} ! -d {localhost} -i lo -p tcp -j ACCEPT"));
+        text.AppendLine(Invariant($"-A {PreroutingChain} -p tcp -m tcp --dport {o.InboundHbonePort} -m mark ! --mark {proxyMark} -j TPROXY --on-port {o.InboundHbonePort} --on-ip {any} --tproxy-mark {mark}"));
         text.AppendLine(Invariant($"-A {PreroutingChain} -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"));
-        text.AppendLine(Invariant($"-A {PreroutingChain} ! -d 127.0.0.1/32 -p tcp -m mark ! --mark {proxyMark} -j TPROXY --on-port {o.InboundPlaintextPort} --on-ip 0.0.0.0 --tproxy-mark {mark}"));
+        text.AppendLine(Invariant($"-A {PreroutingChain} ! -d {localhost} -p tcp -m mark ! --mark {proxyMark} -j TPROXY --on-port {o.InboundPlaintextPort} --on-ip {any} --tproxy-mark {mark}"));
         text.AppendLine("COMMIT");
 
         text.AppendLine("*nat");
@@ -52,13 +58,13 @@ internal static class InPodRuleSet
         {
             // The proxy's own upstream queries carry its mark and must reach the resolver, not come back to it.
             text.AppendLine(Invariant($"-A {OutputChain} ! -o lo -p udp -m mark ! --mark {proxyMark} -m udp --dport 53 -j REDIRECT --to-ports {o.DnsPort}"));
-            text.AppendLine(Invariant($"-A {OutputChain} ! -d 127.0.0.1/32 -p tcp -m tcp --dport 53 -m mark ! --mark {proxyMark} -j REDIRECT --to-ports {o.DnsPort}"));
+            text.AppendLine(Invariant($"-A {OutputChain} ! -d {localhost} -p tcp -m tcp --dport 53 -m mark ! --mark {proxyMark} -j REDIRECT --to-ports {o.DnsPort}"));
         }
 
-        text.AppendLine(Invariant($"-A {OutputChain} -d {o.ProbeAddress}/32 -p tcp -j ACCEPT"));
+        text.AppendLine(Invariant($"-A {OutputChain} -d {probe} -p tcp -j ACCEPT"));
         text.AppendLine(Invariant($"-A {OutputChain} -p tcp -m mark --mark {mark} -j ACCEPT"));
-        text.AppendLine(Invariant($"-A {OutputChain} ! -d 127.0.0.1/32 -o lo -j ACCEPT"));
-        text.AppendLine(Invariant($"-A {OutputChain} ! -d 127.0.0.1/32 -p tcp -m mark ! --mark {proxyMark} -j REDIRECT --to-ports {o.OutboundPort}"));
+        text.AppendLine(Invariant($"-A {OutputChain} ! -d {localhost} -o lo -j ACCEPT"));
+        text.AppendLine(Invariant($"-A {OutputChain} ! -d {localhost} -p tcp -m mark ! --mark {proxyMark} -j REDIRECT --to-ports {o.OutboundPort}"));
         text.AppendLine("COMMIT");
 
         // The proxy's upstream UDP flows get conntrack zone 1, so they never match the app's redirected flow to the same resolver

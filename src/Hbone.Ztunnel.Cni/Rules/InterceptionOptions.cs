@@ -26,6 +26,9 @@ internal sealed record InterceptionOptions
     /// <summary>The kubelet's health-probe source address (SNATed by the node), exempt from capture.</summary>
     public string ProbeAddress { get; init; } = "169.254.7.127";
 
+    /// <summary>The IPv6 twin of <see cref="ProbeAddress"/> (istio-cni's).</summary>
+    public string ProbeAddressV6 { get; init; } = "fd16:9254:7127:1337:ffff:ffff:ffff:ffff";
+
     /// <summary>Capture DNS (UDP and TCP port 53) to the proxy's DNS port.</summary>
     public bool CaptureDns { get; init; } = true;
 }

@@ -49,11 +49,12 @@ internal sealed class PodDnsServer : IAsyncDisposable
         _tcpLoop = ServeTcpAsync();
     }
 
+    /// <summary>Closes both sockets at once (before the first await), then waits for the loops.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
         _udp.Dispose();
         _tcp.Dispose();
+        await _stopping.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_udpLoop, _tcpLoop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 

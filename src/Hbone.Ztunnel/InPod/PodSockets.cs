@@ -16,6 +16,12 @@ internal sealed class PodSockets(NetnsExecutor netns, int mark)
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                // IPv6 only: the IPv4 listener on the same port is a socket of its own.
+                socket.DualMode = false;
+            }
+
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             if (transparent)
             {
@@ -80,6 +86,11 @@ internal sealed class PodSockets(NetnsExecutor netns, int mark)
         var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                socket.DualMode = false;
+            }
+
             Mark(socket);
             socket.Bind(endPoint);
             return socket;
@@ -104,6 +115,21 @@ internal sealed class PodSockets(NetnsExecutor netns, int mark)
         {
             socket.Dispose();
             throw;
+        }
+    });
+
+    /// <summary>True when the pod's namespace has IPv6 (its loopback answers to ::1), so the IPv6 listeners can open.</summary>
+    public bool SupportsIPv6() => netns.Invoke(() =>
+    {
+        try
+        {
+            using var probe = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp);
+            probe.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
         }
     });
 

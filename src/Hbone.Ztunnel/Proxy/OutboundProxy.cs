@@ -141,7 +141,8 @@ internal sealed class OutboundProxy(ProxyContext context)
                 ForwardedFor = downstream.RemoteEndPoint as IPEndPoint,
                 ForwardedHost = route.ForwardedHost,
                 Baggage = Baggage.ForWorkload(source.ClusterId ?? context.Config.ClusterId, source.Namespace, "deployment", source.WorkloadName ?? source.Name, source.CanonicalName ?? source.Name, source.CanonicalRevision),
-                SourceAddress = pod.Address,
+                // The pod's own address of the tunnel's family: a dual-stack pod dials [v6]:15008 from its IPv6 address.
+                SourceAddress = pod.AddressOf(route.Destination.AddressFamily) ?? pod.Address,
             };
             stream = await context.Client.ConnectAsync(request, connection.Aborted).ConfigureAwait(false);
         }
@@ -168,7 +169,7 @@ internal sealed class OutboundProxy(ProxyContext context)
 
     private async Task<ConnectionReport> SendPlainAsync(PodProxy pod, Socket downstream, IPEndPoint destination, ConnectionReport report, LiveConnection connection)
     {
-        using var upstream = pod.Sockets.Outbound(destination.AddressFamily, IPAddress.Any);
+        using var upstream = pod.Sockets.Outbound(destination.AddressFamily, destination.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any);
         var port = ((IPEndPoint)upstream.LocalEndPoint!).Port;
         pod.AddOwnPort(port);
         try

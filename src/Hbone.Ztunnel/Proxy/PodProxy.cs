@@ -36,7 +36,7 @@ internal sealed partial class PodProxy : IAsyncDisposable
     private WorkloadSnapshot? _policySnapshot;
     private bool _policyPresent;
     private readonly ILogger _logger;
-    private PodDnsServer? _dns;
+    private readonly List<PodDnsServer> _dns = [];
     private TaskCompletionSource _untracked = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public PodProxy(string uid, WorkloadInfo info, SafeFileHandle netns, ProxyContext context)
@@ -65,6 +65,9 @@ internal sealed partial class PodProxy : IAsyncDisposable
     /// <summary>The pod's first address in the current config.</summary>
     public IPAddress? Address => Workload is { WorkloadIps.Count: > 0 } w ? w.WorkloadIps[0] : null;
 
+    /// <summary>The pod's first address of <paramref name="family"/> in the current config (a dual-stack pod has one of each).</summary>
+    public IPAddress? AddressOf(AddressFamily family) => Workload?.WorkloadIps.FirstOrDefault(ip => ip.AddressFamily == family);
+
     public int ConnectionCount => _connections.Count;
 
     /// <summary>Opens the listeners in the pod's namespace and starts accepting.</summary>
@@ -79,12 +82,29 @@ internal sealed partial class PodProxy : IAsyncDisposable
             Listen(new IPEndPoint(IPAddress.Loopback, config.Socks5Port), transparent: false, socket => _ = _context.Socks5.HandleAsync(this, socket));
             if (_context.Dns is { } dns)
             {
-                _dns = new PodDnsServer(Sockets, config.DnsProxyAddress, () => Workload, dns);
+                _dns.Add(new PodDnsServer(Sockets, config.DnsProxyAddress, () => Workload, dns));
+            }
+
+            // The IPv6 twins, where the pod's namespace has IPv6 (dual-stack capture: the ip6tables rules send here).
+            if (Sockets.SupportsIPv6())
+            {
+                Listen(new IPEndPoint(IPAddress.IPv6Any, config.OutboundPort), transparent: true, socket => _ = _context.Outbound.HandleAsync(this, socket));
+                Listen(new IPEndPoint(IPAddress.IPv6Any, config.InboundPlaintextPort), transparent: true, socket => _ = _context.InboundPlaintext.HandleAsync(this, socket));
+                Listen(new IPEndPoint(IPAddress.IPv6Any, config.InboundPort), transparent: true, socket => HandOverToKestrel(socket));
+                if (_context.Dns is { } dns6 && IPAddress.IsLoopback(config.DnsProxyAddress.Address))
+                {
+                    _dns.Add(new PodDnsServer(Sockets, new IPEndPoint(IPAddress.IPv6Loopback, config.DnsProxyAddress.Port), () => Workload, dns6));
+                }
             }
         }
         catch
         {
             CloseListeners();
+            foreach (PodDnsServer dns in _dns)
+            {
+                _ = dns.DisposeAsync(); // closes its sockets before it returns
+            }
+
             throw;
         }
     }
@@ -202,9 +222,9 @@ internal sealed partial class PodProxy : IAsyncDisposable
         }
 
         using var graceOver = new CancellationTokenSource();
-        Task<int> outbound = Address is { } address && _context.Client is { } client
-            ? client.DrainConnectionsAsync(address, graceOver.Token)
-            : Task.FromResult(0);
+        Task outbound = _context.Client is { } client && Workload is { } workload
+            ? Task.WhenAll(workload.WorkloadIps.Select(ip => client.DrainConnectionsAsync(ip, graceOver.Token)))
+            : Task.CompletedTask;
         LogDraining(_logger, Uid, goAways, deadline.TotalSeconds);
         while (!timeout.IsCancellationRequested)
         {
@@ -224,16 +244,16 @@ internal sealed partial class PodProxy : IAsyncDisposable
 
         // What is still open now only carries tunnels that were just aborted.
         await graceOver.CancelAsync().ConfigureAwait(false);
-        await ((Task)outbound).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await outbound.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         foreach (var hbone in _hboneConnections.Keys)
         {
             hbone.Abort(new ConnectionAbortedException("the pod was removed"));
         }
 
         CloseListeners();
-        if (_dns is not null)
+        foreach (PodDnsServer dns in _dns)
         {
-            await _dns.DisposeAsync().ConfigureAwait(false);
+            await dns.DisposeAsync().ConfigureAwait(false);
         }
 
         await Task.WhenAll(_acceptLoops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

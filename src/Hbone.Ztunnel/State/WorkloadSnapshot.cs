@@ -145,7 +145,7 @@ public sealed class WorkloadSnapshot
         {
             return service.Waypoint is { } waypoint && !IsFrom(source, waypoint)
                 ? ViaWaypoint(waypoint, destination, service)
-                : ToServiceEndpoint(service, destination.Port, network);
+                : ToServiceEndpoint(service, destination, network);
         }
 
         if (FindWorkload(network, destination.Address) is { } workload)
@@ -168,14 +168,17 @@ public sealed class WorkloadSnapshot
         return new RouteDecision(RouteKind.Passthrough, destination);
     }
 
-    private RouteDecision ToServiceEndpoint(Service service, int port, string network)
+    private RouteDecision ToServiceEndpoint(Service service, IPEndPoint vip, string network)
     {
+        int port = vip.Port;
         Workload[] all = _endpoints[service.Key];
         var candidates = new List<(Workload Workload, IPAddress Ip, int Port)>(all.Length);
         foreach (Workload w in all)
         {
             int? target = w.Services[service.Key].TryGetValue(port, out int t) ? t : service.Ports.TryGetValue(port, out t) ? t : null;
-            IPAddress? ip = w.Network == network ? w.WorkloadIps[0] : null;
+            // As ztunnel: the endpoint's address of the VIP's family when it has one (a dual-stack pod), else its first.
+            IPAddress? ip = w.Network != network ? null
+                : w.WorkloadIps.FirstOrDefault(a => a.AddressFamily == vip.AddressFamily) ?? w.WorkloadIps[0];
 
             if (target is int targetPort && ip is not null)
             {

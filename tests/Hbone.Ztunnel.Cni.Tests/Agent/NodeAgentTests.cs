@@ -57,6 +57,23 @@ public sealed class NodeAgentTests : IDisposable
     }
 
     [Fact]
+    [Trait("case", "CNI-AGENT-02")]
+    public async Task CNI_AGENT_02_a_pod_file_written_just_before_a_ztunnel_connects_is_in_its_snapshot()
+    {
+        using var netns = new TestNetns();
+
+        // Nothing but the connection itself may read the directory: no periodic rescan, a debounce far away.
+        await using var agent = StartAgent(rescanInterval: TimeSpan.FromMinutes(5), debounce: TimeSpan.FromMinutes(5));
+        PodDirectory.Write(PodsDirectory, Pod("uid-just-written", "fresh", netns));
+        var handler = new RecordingHandler();
+        await using var ztunnel = new ZdsClient(SocketPath, handler);
+
+        await ztunnel.Ready.WaitAsync(Deadline);
+
+        Assert.Equal(["uid-just-written"], handler.Present);
+    }
+
+    [Fact]
     [Trait("case", "CNI-AGENT-03")]
     public async Task CNI_AGENT_03_a_removed_pod_file_is_sent_as_a_delete()
     {
@@ -184,8 +201,8 @@ public sealed class NodeAgentTests : IDisposable
         }
     }
 
-    private NodeAgent StartAgent(TimeSpan? rescanInterval = null) =>
-        new(SocketPath, PodsDirectory, _output, _error, rescanInterval, TimeSpan.FromMilliseconds(50));
+    private NodeAgent StartAgent(TimeSpan? rescanInterval = null, TimeSpan? debounce = null) =>
+        new(SocketPath, PodsDirectory, _output, _error, rescanInterval, debounce ?? TimeSpan.FromMilliseconds(50));
 
     private static PodRecord Pod(string uid, string name, TestNetns netns) => Pod(uid, name, netns.Path);
 

@@ -25,6 +25,21 @@ public sealed class InPodInterceptionTests
 
     [Fact]
     [Trait("case", "INT-08")]
+    public async Task INT_08_the_IPv6_twin_rules_and_routes_are_applied_idempotently_beside_the_IPv4_ones()
+    {
+        using var netns = new TestNetns();
+        await _interception.ApplyAsync(netns.Path);
+        var first = Normalize(netns.Exec("ip6tables-save"));
+        await _interception.ApplyAsync(netns.Path);
+
+        Assert.Equal(first, Normalize(netns.Exec("ip6tables-save")));
+        Assert.Equal(Normalize(await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Rules", "inpod-ip6tables.golden"))), first);
+        Assert.Contains("fwmark 0x111/0xfff lookup 100", netns.Exec("ip", "-6", "rule", "show", "pref", "32764"), StringComparison.Ordinal);
+        Assert.Contains("local default dev lo", netns.Exec("ip", "-6", "route", "show", "table", "100"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("case", "INT-08")]
     public async Task INT_08_removal_leaves_no_chain_jump_rule_or_route_and_is_idempotent()
     {
         using var netns = new TestNetns();
@@ -32,11 +47,14 @@ public sealed class InPodInterceptionTests
         await _interception.RemoveAsync(netns.Path);
         await _interception.RemoveAsync(netns.Path);
 
-        var saved = netns.Exec("iptables-save");
-        Assert.DoesNotContain("ISTIO", saved, StringComparison.Ordinal);
-        Assert.DoesNotContain("\n-A ", "\n" + saved, StringComparison.Ordinal);
-        Assert.Equal(string.Empty, netns.Exec("ip", "-4", "rule", "show", "pref", "32764").Trim());
-        Assert.Equal(string.Empty, netns.Exec("ip", "-4", "route", "show", "table", "100").Trim());
+        foreach (var (save, family) in new[] { ("iptables-save", "-4"), ("ip6tables-save", "-6") })
+        {
+            var saved = netns.Exec(save);
+            Assert.DoesNotContain("ISTIO", saved, StringComparison.Ordinal);
+            Assert.DoesNotContain("\n-A ", "\n" + saved, StringComparison.Ordinal);
+            Assert.Equal(string.Empty, netns.Exec("ip", family, "rule", "show", "pref", "32764").Trim());
+            Assert.Equal(string.Empty, netns.Exec("ip", family, "route", "show", "table", "100").Trim());
+        }
     }
 
     [Fact]

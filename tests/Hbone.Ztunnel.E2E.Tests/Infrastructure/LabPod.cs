@@ -10,7 +10,8 @@ namespace Hbone.Ztunnel.E2E.Tests.Infrastructure;
 /// <param name="Veth">The node side of its veth, in the node's namespace.</param>
 /// <param name="InMesh">Whether the config lists it as an HBONE workload (otherwise a plain TCP workload, never enrolled).</param>
 /// <param name="Uid">Its workload uid, <c>cluster1//v1/Pod/default/NAME</c>.</param>
-internal sealed record LabPod(string Name, IPAddress Ip, LabNode Node, string Netns, string Veth, bool InMesh, string Uid)
+/// <param name="Ip6">Its IPv6 address (the lab is dual-stack).</param>
+internal sealed record LabPod(string Name, IPAddress Ip, LabNode Node, string Netns, string Veth, bool InMesh, string Uid, IPAddress Ip6)
 {
     /// <summary>The namespace of the config's workloads.</summary>
     public const string Namespace = "default";

@@ -23,6 +23,7 @@ internal sealed class MeshLab : IAsyncDisposable
         NodeB = Node("B", "node-b");
         Pods = [.. Get("LAB_PODS").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(PodFromEnv)];
         EchoVip = new IPEndPoint(IPAddress.Parse(Get("LAB_ECHO_VIP")), int.Parse(Get("LAB_ECHO_SERVICE_PORT"), System.Globalization.CultureInfo.InvariantCulture));
+        EchoVip6 = new IPEndPoint(IPAddress.Parse(Get("LAB_ECHO_VIP6")), EchoVip.Port);
         EchoTargetPort = int.Parse(Get("LAB_ECHO_TARGET_PORT"), System.Globalization.CultureInfo.InvariantCulture);
         WorkDir = Directory.CreateTempSubdirectory($"hbone-lab-{prefix}-").FullName;
     }
@@ -53,6 +54,9 @@ internal sealed class MeshLab : IAsyncDisposable
 
     /// <summary>The echo service's VIP and port (10.96.0.10:80).</summary>
     public IPEndPoint EchoVip { get; }
+
+    /// <summary>The echo service's IPv6 VIP and port ([fd00:10:96::10]:80).</summary>
+    public IPEndPoint EchoVip6 { get; }
 
     /// <summary>The port the echo service's port maps to on its pods (8080).</summary>
     public int EchoTargetPort { get; }
@@ -215,6 +219,6 @@ internal sealed class MeshLab : IAsyncDisposable
             "node-b" => NodeB,
             var other => throw new InvalidOperationException($"pod {name} on unknown node {other}"),
         };
-        return new LabPod(name, IPAddress.Parse(Get(key + "_IP")), node, Get(key + "_NETNS"), Get(key + "_VETH"), Get(key + "_MESH") == "mesh", Get(key + "_UID"));
+        return new LabPod(name, IPAddress.Parse(Get(key + "_IP")), node, Get(key + "_NETNS"), Get(key + "_VETH"), Get(key + "_MESH") == "mesh", Get(key + "_UID"), IPAddress.Parse(Get(key + "_IP6")));
     }
 }

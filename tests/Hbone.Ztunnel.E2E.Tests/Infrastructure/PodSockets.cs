@@ -12,8 +12,8 @@ namespace Hbone.Ztunnel.E2E.Tests.Infrastructure;
 internal static class PodSockets
 {
     /// <summary>A new TCP socket in the namespace at <paramref name="netnsPath"/>.</summary>
-    public static Socket Create(string netnsPath) =>
-        NetworkNamespace.Run(netnsPath, static () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+    public static Socket Create(string netnsPath, AddressFamily family = AddressFamily.InterNetwork) =>
+        NetworkNamespace.Run(netnsPath, () => new Socket(family, SocketType.Stream, ProtocolType.Tcp));
 
     /// <summary>A socket listening on <paramref name="local"/> inside the namespace.</summary>
     public static Task<Socket> ListenAsync(string netnsPath, IPEndPoint local, int backlog = 128)
@@ -21,9 +21,15 @@ internal static class PodSockets
         // setns waits for a thread of its own; keep that off the caller's thread.
         return Task.Run(() => NetworkNamespace.Run(netnsPath, () =>
         {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            var socket = new Socket(local.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             try
             {
+                if (local.AddressFamily == AddressFamily.InterNetworkV6)
+                {
+                    // Beside a 0.0.0.0 listener on the same port.
+                    socket.DualMode = false;
+                }
+
                 socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                 socket.Bind(local);
                 socket.Listen(backlog);
@@ -41,7 +47,7 @@ internal static class PodSockets
     /// <exception cref="TimeoutException">Not connected within the deadline.</exception>
     public static async Task<Socket> ConnectAsync(string netnsPath, IPEndPoint remote, TimeSpan deadline, CancellationToken cancellationToken = default)
     {
-        var socket = await Task.Run(() => Create(netnsPath), cancellationToken);
+        var socket = await Task.Run(() => Create(netnsPath, remote.AddressFamily), cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(deadline);
         try

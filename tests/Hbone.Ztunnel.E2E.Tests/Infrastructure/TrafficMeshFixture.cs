@@ -7,17 +7,14 @@ namespace Hbone.Ztunnel.E2E.Tests.Infrastructure;
 /// the tests of one class. Tests that change the config go through <see cref="ApplyPoliciesAsync"/> and restore it
 /// with <see cref="RestoreConfigAsync"/>; both return only once both ztunnels loaded the file.
 /// </summary>
-public sealed class TrafficMeshFixture : IAsyncLifetime
+public sealed class TrafficMeshFixture : MeshLabFixture
 {
     /// <summary>The deadline of every single wait in these tests.</summary>
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     private const string EmptyPolicies = "policies: []";
-    private MeshLab? _lab;
     private IReadOnlyDictionary<string, MeshNode>? _mesh;
     private string? _originalYaml;
-
-    internal MeshLab Lab => _lab ?? throw new InvalidOperationException("the fixture is not initialized");
 
     /// <summary>The ztunnel of node-a (client, local-echo).</summary>
     internal ZtunnelProcess NodeA => _mesh!["node-a"].Ztunnel;
@@ -40,33 +37,16 @@ public sealed class TrafficMeshFixture : IAsyncLifetime
     /// <summary>The local config both ztunnels watch.</summary>
     internal string ConfigPath => Path.Combine(Lab.WorkDir, "config.yaml");
 
-    public async Task InitializeAsync()
+    private protected override async Task SetUpAsync(MeshLab lab)
     {
-        _lab = await MeshLab.UpAsync();
-        try
+        Echo = lab.Track(await EchoApp.StartAsync(lab.Echo, lab.EchoTargetPort));
+        LocalEcho = lab.Track(await EchoApp.StartAsync(lab.LocalEcho, lab.EchoTargetPort));
+        OutsiderApp = lab.Track(await EchoApp.StartAsync(lab.Outsider, lab.EchoTargetPort));
+        _mesh = await Mesh.StartAsync(lab, TimeSpan.FromSeconds(60));
+        _originalYaml = await File.ReadAllTextAsync(ConfigPath);
+        if (!_originalYaml.Contains(EmptyPolicies, StringComparison.Ordinal))
         {
-            Echo = _lab.Track(await EchoApp.StartAsync(_lab.Echo, _lab.EchoTargetPort));
-            LocalEcho = _lab.Track(await EchoApp.StartAsync(_lab.LocalEcho, _lab.EchoTargetPort));
-            OutsiderApp = _lab.Track(await EchoApp.StartAsync(_lab.Outsider, _lab.EchoTargetPort));
-            _mesh = await Mesh.StartAsync(_lab, TimeSpan.FromSeconds(60));
-            _originalYaml = await File.ReadAllTextAsync(ConfigPath);
-            if (!_originalYaml.Contains(EmptyPolicies, StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException($"the lab config has no '{EmptyPolicies}' line to replace");
-            }
-        }
-        catch
-        {
-            await _lab.DisposeAsync();
-            throw;
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_lab is not null)
-        {
-            await _lab.DisposeAsync();
+            throw new InvalidOperationException($"the lab config has no '{EmptyPolicies}' line to replace");
         }
     }
 

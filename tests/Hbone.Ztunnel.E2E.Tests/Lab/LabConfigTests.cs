@@ -21,11 +21,11 @@ public sealed class LabConfigTests
         Assert.Equal("client", client.ServiceAccount);
         Assert.Equal(WorkloadProtocol.Hbone, client.Protocol);
         Assert.Equal("node-a", client.Node);
-        Assert.Equal([IPAddress.Parse("10.244.1.2")], client.WorkloadIps);
+        Assert.Equal([IPAddress.Parse("10.244.1.2"), IPAddress.Parse("fd00:10:244:1::2")], client.WorkloadIps);
 
         var echo = config.Workloads[1];
         Assert.Equal("node-b", echo.Node);
-        Assert.Equal([IPAddress.Parse("10.244.2.2")], echo.WorkloadIps);
+        Assert.Equal([IPAddress.Parse("10.244.2.2"), IPAddress.Parse("fd00:10:244:2::2")], echo.WorkloadIps);
         Assert.Equal(8080, echo.Services["default/echo.default.svc.cluster.local"][80]);
 
         Assert.Equal(("node-a", WorkloadProtocol.Hbone), (config.Workloads[2].Node, config.Workloads[2].Protocol));
@@ -33,7 +33,7 @@ public sealed class LabConfigTests
 
         var service = Assert.Single(config.Services);
         Assert.Equal("default/echo.default.svc.cluster.local", service.Key);
-        Assert.Equal([new NetworkAddress("", IPAddress.Parse("10.96.0.10"))], service.Vips);
+        Assert.Equal([new NetworkAddress("", IPAddress.Parse("10.96.0.10")), new NetworkAddress("", IPAddress.Parse("fd00:10:96::10"))], service.Vips);
         Assert.Equal(8080, service.Ports[80]);
         Assert.Equal(["spiffe://cluster.local/ns/default/sa/echo"], service.SubjectAltNames);
         Assert.Empty(config.Policies);

@@ -55,36 +55,15 @@ public sealed class DnsTests(DnsTests.Fixture fixture) : IClassFixture<DnsTests.
     }
 
     /// <summary>A lab whose config adds a headless service over the echo pod, with dnsmasq on node-a as the upstream.</summary>
-    public sealed class Fixture : IAsyncLifetime
+    public sealed class Fixture : MeshLabFixture
     {
-        private MeshLab? _lab;
-
-        internal MeshLab Lab => _lab ?? throw new InvalidOperationException("the fixture is not initialized");
-
-        public async Task InitializeAsync()
+        private protected override async Task SetUpAsync(MeshLab lab)
         {
-            _lab = await MeshLab.UpAsync();
-            try
-            {
-                string upstream = _lab.NodeA.Ip.ToString();
-                _lab.Track(await Dnsmasq.StartAsync(_lab.NodeA.Netns, upstream, new Dictionary<string, string> { ["external.test"] = "192.0.2.7" }, Deadline));
-                string resolvConf = Path.Combine(_lab.WorkDir, "resolv.conf");
-                await File.WriteAllTextAsync(resolvConf, $"nameserver {upstream}\n");
-                await Infrastructure.Mesh.StartAsync(_lab, Deadline, new Dictionary<string, string?> { ["DNS_RESOLV_CONF"] = resolvConf }, AddHeadlessService);
-            }
-            catch
-            {
-                await _lab.DisposeAsync();
-                throw;
-            }
-        }
-
-        public async Task DisposeAsync()
-        {
-            if (_lab is not null)
-            {
-                await _lab.DisposeAsync();
-            }
+            string upstream = lab.NodeA.Ip.ToString();
+            lab.Track(await Dnsmasq.StartAsync(lab.NodeA.Netns, upstream, new Dictionary<string, string> { ["external.test"] = "192.0.2.7" }, Deadline));
+            string resolvConf = Path.Combine(lab.WorkDir, "resolv.conf");
+            await File.WriteAllTextAsync(resolvConf, $"nameserver {upstream}\n");
+            await Infrastructure.Mesh.StartAsync(lab, Deadline, new Dictionary<string, string?> { ["DNS_RESOLV_CONF"] = resolvConf }, AddHeadlessService);
         }
 
         /// <summary><c>dig +short</c> from the client pod, to a resolver address the capture redirects.</summary>

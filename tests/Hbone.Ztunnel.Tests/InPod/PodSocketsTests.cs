@@ -13,6 +13,10 @@ public sealed class PodSocketsTests
     private const int SoMark = 36;
     private const int IpFreebind = 15;
     private const int IpTransparent = 19;
+    private const int SolIpv6 = 41;
+    private const int Ipv6Only = 26;
+    private const int Ipv6Transparent = 75;
+    private const int Ipv6Freebind = 78;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
     [Fact]
@@ -118,6 +122,47 @@ public sealed class PodSocketsTests
         await outbound.ConnectAsync(endPoint).WaitAsync(Deadline);
         using Socket accepted = await listener.AcceptAsync().WaitAsync(Deadline);
         Assert.Equal(outbound.LocalEndPoint, accepted.RemoteEndPoint);
+    }
+
+    [Fact]
+    [Trait("case", "INT-02")]
+    public void IPv6_sockets_get_the_IPv6_options_and_a_spoofed_IPv6_source_binds()
+    {
+        using var netns = new TestNetns();
+        using var handle = File.OpenHandle(netns.Path);
+        using var executor = new NetnsExecutor(handle, netns.Name);
+        var sockets = new PodSockets(executor, 0x539);
+
+        Assert.True(sockets.SupportsIPv6());
+        using Socket v4 = sockets.Listen(new IPEndPoint(IPAddress.Any, 15001), transparent: true);
+        using Socket v6 = sockets.Listen(new IPEndPoint(IPAddress.IPv6Any, 15001), transparent: true);
+        using Socket spoofed = sockets.Spoofed(IPAddress.Parse("fd00:77::5"));
+
+        Assert.Equal(1, ReadInt(v6, SolIpv6, Ipv6Transparent));
+        Assert.Equal(1, ReadInt(v6, SolIpv6, Ipv6Only)); // beside the IPv4 listener on the same port
+        Assert.Equal(IPAddress.Parse("fd00:77::5"), ((IPEndPoint)spoofed.LocalEndPoint!).Address);
+        Assert.Equal(1, ReadInt(spoofed, SolIpv6, Ipv6Transparent));
+        Assert.Equal(1, ReadInt(spoofed, SolIpv6, Ipv6Freebind));
+        Assert.Equal(0x539, ReadInt(spoofed, SolSocket, SoMark));
+    }
+
+    [Fact]
+    [Trait("case", "INT-02")]
+    public async Task The_original_IPv6_destination_of_a_REDIRECTed_connection_is_read_back()
+    {
+        using var netns = new TestNetns();
+        netns.Exec("ip6tables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "fd00:99::80", "--dport", "80", "-j", "REDIRECT", "--to-ports", "15001");
+        netns.Exec("ip", "-6", "route", "add", "local", "fd00:99::80/128", "dev", "lo");
+        using var handle = File.OpenHandle(netns.Path);
+        using var executor = new NetnsExecutor(handle, netns.Name);
+        var sockets = new PodSockets(executor, 0);
+        using Socket listener = sockets.Listen(new IPEndPoint(IPAddress.IPv6Any, 15001), transparent: false);
+
+        using Socket client = sockets.Outbound(AddressFamily.InterNetworkV6, null);
+        await client.ConnectAsync(IPEndPoint.Parse("[fd00:99::80]:80")).WaitAsync(Deadline);
+        using Socket accepted = await listener.AcceptAsync().WaitAsync(Deadline);
+
+        Assert.Equal(IPEndPoint.Parse("[fd00:99::80]:80"), SocketOptions.GetOriginalDestination(accepted));
     }
 
     private static int ReadInt(Socket socket, int level, int name)

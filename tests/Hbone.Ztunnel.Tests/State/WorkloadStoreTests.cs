@@ -86,6 +86,27 @@ public sealed class WorkloadStoreTests
     }
 
     [Fact]
+    [Trait("case", "INT-02")]
+    public void A_dual_stack_service_sends_its_IPv6_VIP_to_the_endpoint_s_IPv6_address_and_its_IPv4_VIP_to_the_IPv4_one()
+    {
+        var store = new WorkloadStore();
+        store.Update(LocalConfigParser.Parse("""
+            workloads:
+            - { uid: c1, name: client, namespace: default, serviceAccount: client, workloadIps: ["10.244.0.2", "fd00::2"], protocol: HBONE }
+            - { uid: e1, name: echo, namespace: default, serviceAccount: echo, workloadIps: ["10.244.0.11", "fd00::11"], protocol: HBONE,
+                services: { "default/echo.default.svc.cluster.local": { 80: 8080 } } }
+            services:
+            - { name: echo, namespace: default, hostname: echo.default.svc.cluster.local, vips: ["/10.96.0.10", "/fd00:96::10"], ports: { 80: 8080 } }
+            """));
+
+        RouteDecision v6 = store.Resolve(Ep("[fd00:96::10]:80"), store.FindWorkloadByUid("c1"));
+        RouteDecision v4 = store.Resolve(Ep("10.96.0.10:80"), store.FindWorkloadByUid("c1"));
+
+        Assert.Equal((RouteKind.ServiceVip, "[fd00::11]:15008", "[fd00::11]:8080"), (v6.Kind, v6.Destination.ToString(), v6.Authority));
+        Assert.Equal((RouteKind.ServiceVip, "10.244.0.11:15008", "10.244.0.11:8080"), (v4.Kind, v4.Destination.ToString(), v4.Authority));
+    }
+
+    [Fact]
     public void Vip_spreads_100_picks_over_every_endpoint()
     {
         WorkloadStore store = NewStore();
