@@ -215,15 +215,43 @@ public sealed class WorkloadSnapshot
         };
     }
 
+    /// <summary>
+    /// To the waypoint, with the original destination as the authority, expecting the waypoint pod's own identity: a
+    /// waypoint given as a pod address is that pod; one given as a service VIP is one of its endpoints (as ztunnel
+    /// resolves it, on the port the service maps 15008 to). A waypoint the config does not know is no route (fail closed).
+    /// </summary>
     private RouteDecision ViaWaypoint(GatewayAddress waypoint, IPEndPoint destination, Service? service)
     {
-        Workload? waypointWorkload = FindWorkload(waypoint.Destination.Network, waypoint.Destination.Address);
-        return new RouteDecision(RouteKind.Waypoint, new IPEndPoint(waypoint.Destination.Address, waypoint.HboneMtlsPort))
+        NetworkAddress address = waypoint.Destination;
+        var hbone = new IPEndPoint(address.Address, waypoint.HboneMtlsPort);
+        IPEndPoint target;
+        IReadOnlyList<SpiffeId> identities;
+        Workload? pod;
+        if (FindWorkload(address.Network, address.Address) is { } waypointWorkload)
+        {
+            (target, identities, pod) = (hbone, [IdentityOf(waypointWorkload)], waypointWorkload);
+        }
+        else if (FindService(address.Network, address.Address) is { } waypointService
+            && ToServiceEndpoint(waypointService, hbone, address.Network) is { Kind: RouteKind.ServiceVip } endpoint)
+        {
+            (target, identities, pod) = (IPEndPoint.Parse(endpoint.Authority!), endpoint.ExpectedIdentities, endpoint.Workload);
+        }
+        else
+        {
+            return new RouteDecision(RouteKind.NoEndpoint, destination)
+            {
+                Service = service,
+                ForwardedHost = service?.Hostname,
+                Reason = $"waypoint {address} is neither a known workload nor a service with an endpoint for port {waypoint.HboneMtlsPort}",
+            };
+        }
+
+        return new RouteDecision(RouteKind.Waypoint, target)
         {
             Authority = destination.ToString(),
-            ExpectedIdentities = waypointWorkload is null ? [] : [IdentityOf(waypointWorkload)],
+            ExpectedIdentities = identities,
             ForwardedHost = service?.Hostname,
-            Workload = waypointWorkload,
+            Workload = pod,
             Service = service,
         };
     }

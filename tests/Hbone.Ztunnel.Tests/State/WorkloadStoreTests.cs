@@ -169,6 +169,32 @@ public sealed class WorkloadStoreTests
     }
 
     [Fact]
+    public void A_waypoint_given_as_a_service_VIP_is_reached_at_one_of_its_pods_whose_own_identity_is_expected()
+    {
+        var store = new WorkloadStore();
+        store.Update(LocalConfigParser.Parse("""
+            workloads:
+            - { uid: c1, name: client, namespace: default, serviceAccount: client, workloadIps: ["10.244.0.2"], protocol: HBONE }
+            - { uid: wp, name: waypoint-0, namespace: default, serviceAccount: waypoint, workloadIps: ["10.244.0.30"], protocol: HBONE,
+                services: { "default/waypoint.default.svc.cluster.local": { 15008: 15008 } } }
+            services:
+            - { name: waypoint, namespace: default, hostname: waypoint.default.svc.cluster.local, vips: ["/10.96.0.30"], ports: { 15008: 15008 } }
+            - { name: reviews, namespace: default, hostname: reviews.default.svc.cluster.local, vips: ["/10.96.0.40"], ports: { 80: 8080 },
+                waypoint: { address: "10.96.0.30" } }
+            - { name: lost, namespace: default, hostname: lost.default.svc.cluster.local, vips: ["/10.96.0.50"], ports: { 80: 8080 },
+                waypoint: { address: "10.96.0.99" } }
+            """));
+
+        RouteDecision r = store.Resolve(Ep("10.96.0.40:80"), store.FindWorkloadByUid("c1"));
+        RouteDecision lost = store.Resolve(Ep("10.96.0.50:80"), store.FindWorkloadByUid("c1"));
+
+        Assert.Equal((RouteKind.Waypoint, "10.244.0.30:15008", "10.96.0.40:80"), (r.Kind, r.Destination.ToString(), r.Authority));
+        Assert.Equal([SpiffeId.ForIstio("cluster.local", "default", "waypoint")], r.ExpectedIdentities);
+        Assert.Equal(RouteKind.NoEndpoint, lost.Kind); // an unknown waypoint fails closed: no tunnel to whoever answers there
+        Assert.Contains("waypoint /10.96.0.99", lost.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Unknown_address_is_passthrough()
     {
         RouteDecision r = NewStore().Resolve(Ep("93.184.216.34:443"), null);
