@@ -29,7 +29,7 @@ dotnet pack src/Hbone.Istio -c Release --no-build
 # --- 3b. Samples consume the packed packages, as a user's project would. A private package cache makes
 # sure the packages just packed are used, not an older build of the same version cached from a previous run.
 rm -rf artifacts/samples-nuget
-for sample in samples/Client samples/Gateway samples/ControlPlane; do
+for sample in samples/Client samples/Gateway samples/ControlPlane samples/Waypoint; do
     NUGET_PACKAGES="$PWD/artifacts/samples-nuget" dotnet build "$sample" -c Release
 done
 

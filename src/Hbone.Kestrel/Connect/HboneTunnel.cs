@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using Hbone.Client;
 using Hbone.Http2;
 using Hbone.Kestrel.Http2;
 using Hbone.Relay;
@@ -35,10 +36,10 @@ public sealed class HboneTunnel : IDuplexPipe
     /// <summary>Cancelled when the peer resets the stream or the connection goes away.</summary>
     public CancellationToken Aborted => _stream.Aborted;
 
-    /// <summary>Payload bytes received from the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>; grows while the copy runs.</summary>
+    /// <summary>Payload bytes received from the peer through <see cref="Stream"/> or a <c>CopyToAsync</c>; grows while the copy runs.</summary>
     public long BytesFromPeer => Interlocked.Read(ref _bytesFromPeer) + (Volatile.Read(ref _relay)?.BytesAToB ?? 0);
 
-    /// <summary>Payload bytes sent to the peer through <see cref="Stream"/> or <see cref="CopyToAsync"/>; grows while the copy runs.</summary>
+    /// <summary>Payload bytes sent to the peer through <see cref="Stream"/> or a <c>CopyToAsync</c>; grows while the copy runs.</summary>
     public long BytesToPeer => Interlocked.Read(ref _bytesToPeer) + (Volatile.Read(ref _relay)?.BytesBToA ?? 0);
 
     /// <summary>Sends END_STREAM: the peer sees a half-close and may keep sending.</summary>
@@ -56,6 +57,17 @@ public sealed class HboneTunnel : IDuplexPipe
         var relay = new TunnelRelay(new HboneTunnelEndpoint(this), RelayEndpoint.Create(upstream));
 
         // The byte counters read the relay's live counts, so metrics grow while the tunnel is open.
+        Volatile.Write(ref _relay, relay);
+        return relay.RunAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Copies the tunnel to and from another tunnel, one this process opened with <c>HboneClient</c> (what a waypoint
+    /// or a gateway does), keeping half-close both ways; a reset on either side resets the other.
+    /// </summary>
+    public Task<TunnelOutcome> CopyToAsync(HboneStream upstream, CancellationToken cancellationToken = default)
+    {
+        var relay = new TunnelRelay(new HboneTunnelEndpoint(this), RelayEndpoint.Create(upstream));
         Volatile.Write(ref _relay, relay);
         return relay.RunAsync(cancellationToken);
     }

@@ -115,7 +115,14 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
     private Socket CreateSocket(HboneConnectContext connect, IPEndPoint upstream)
     {
         var pod = (PodProxy)connect.Items[typeof(PodProxy)]!;
-        var client = connect.RemoteEndPoint?.Address ?? throw new SocketException((int)SocketError.AddressNotAvailable);
+        var peer = connect.RemoteEndPoint?.Address ?? throw new SocketException((int)SocketError.AddressNotAvailable);
+
+        // The TCP peer is the client, as in ztunnel; only the destination's own waypoint, proven by its certificate,
+        // relays for others and may name the original client in Forwarded, so the app sees that client.
+        var client = connect.ForwardedFor is { } forwarded && pod.Workload is { } workload && forwarded.AddressFamily == peer.AddressFamily
+            && _context.Store.Current.IsWaypointOf(workload, connect.PeerIdentity)
+            ? forwarded.Address
+            : peer;
         var socket = pod.Sockets.Spoofed(client);
 
         // The forwarder asks for the upstream socket only after every check passed: the connection opens here.

@@ -256,6 +256,43 @@ public sealed class WorkloadSnapshot
         };
     }
 
+    /// <summary>
+    /// True when <paramref name="peer"/> is the identity of a waypoint that <paramref name="destination"/> sits behind
+    /// (its own waypoint, or that of a service it backs): such a peer relays clients, and may name them in Forwarded.
+    /// </summary>
+    public bool IsWaypointOf(Workload destination, SpiffeId peer)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(peer);
+        if (destination.Waypoint is { } own && WaypointIdentities(own).Contains(peer))
+        {
+            return true;
+        }
+
+        foreach (string key in destination.Services.Keys)
+        {
+            int slash = key.IndexOf('/', StringComparison.Ordinal);
+            if (slash > 0 && FindServiceByHostname(key[(slash + 1)..]) is { Waypoint: { } waypoint } && WaypointIdentities(waypoint).Contains(peer))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // The identities a waypoint may present: its pod's, or those of its service's pods.
+    private IEnumerable<SpiffeId> WaypointIdentities(GatewayAddress waypoint)
+    {
+        NetworkAddress address = waypoint.Destination;
+        if (FindWorkload(address.Network, address.Address) is { } workload)
+        {
+            return [IdentityOf(workload)];
+        }
+
+        return FindService(address.Network, address.Address) is { } service ? Endpoints(service).Select(IdentityOf) : [];
+    }
+
     // Traffic the waypoint itself sends goes straight to the destination, or it would loop.
     private static bool IsFrom(Workload? source, GatewayAddress waypoint)
     {

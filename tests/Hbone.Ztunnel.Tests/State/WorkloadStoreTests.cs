@@ -195,6 +195,18 @@ public sealed class WorkloadStoreTests
     }
 
     [Fact]
+    public void Only_the_waypoint_a_workload_or_its_service_sits_behind_counts_as_its_waypoint()
+    {
+        WorkloadStore store = NewStore();
+        WorkloadSnapshot snapshot = store.Current;
+        var waypoint = SpiffeId.ForIstio("cluster.local", "default", "waypoint");
+
+        Assert.True(snapshot.IsWaypointOf(store.FindWorkloadByUid("behind")!, waypoint));
+        Assert.False(snapshot.IsWaypointOf(store.FindWorkloadByUid("behind")!, SpiffeId.ForIstio("cluster.local", "default", "client")));
+        Assert.False(snapshot.IsWaypointOf(store.FindWorkloadByUid("e1")!, waypoint)); // echo has no waypoint
+    }
+
+    [Fact]
     public void Unknown_address_is_passthrough()
     {
         RouteDecision r = NewStore().Resolve(Ep("93.184.216.34:443"), null);
