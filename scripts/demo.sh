@@ -31,34 +31,15 @@ APP_PODS=(echo local-echo)
 
 work=$(mktemp -d -t hbone-ztunnel-demo.XXXXXX)
 pids=()
-cleanup() {
-    local status=$?
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do   # bounded: 10 s for all, then SIGKILL
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    "$LAB" down "$PREFIX" || true
-    if [[ ${KEEP:-0} == 1 || $status -ne 0 ]]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+trap mesh_demo_cleanup EXIT
 trap 'exit 130' INT TERM
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-in_ns() { ip netns exec "$1" "${@:2}"; }
-# Waits (bounded) until a file contains a pattern.
-wait_for_line() {
-    local file=$1 pattern=$2
-    for _ in $(seq 1 150); do grep -qE "$pattern" "$file" 2>/dev/null && return 0; sleep 0.2; done
-    echo "demo: timed out waiting for '$pattern' in $file:" >&2; tail -n 30 "$file" >&2; return 1
-}
-
-step "Publishing the ztunnel, the node agent and the hbone CLI (Native AOT), building the development control plane"
+mesh_step "Publishing the ztunnel, the node agent and the hbone CLI (Native AOT), building the development control plane"
 mesh_publish "$work/publish.log"
 grep -E ': up to date$|: published in|MiB' "$work/publish.log" | sed 's/^/  /'
 mesh_build_control_plane "$work/build-control-plane.log"
 
-step "The lab: two nodes, four pods, routed like Calico (mesh-lab.sh up $PREFIX)"
+mesh_step "The lab: two nodes, four pods, routed like Calico (mesh-lab.sh up $PREFIX)"
 "$LAB" up "$PREFIX"
 eval "$("$LAB" env "$PREFIX")"
 printf '  %-11s %-11s %-7s %s\n' POD IP NODE MESH
@@ -68,35 +49,20 @@ for pod in $LAB_PODS; do
 done
 echo "  service echo: VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT -> echo:$LAB_ECHO_TARGET_PORT"
 echo "\$ ip netns exec $PREFIX-node-a ip route"
-in_ns "$PREFIX-node-a" ip route | sed 's/^/  /'
+mesh_in_ns "$PREFIX-node-a" ip route | sed 's/^/  /'
 
-step "Echo apps in echo and local-echo (HTTP on :$LAB_ECHO_TARGET_PORT, answering with the client address they saw)"
-cat >"$work/echo_app.py" <<'EOF'
-import http.server, sys
-port, name = int(sys.argv[1]), sys.argv[2]
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"hello from {name}; you are {self.client_address[0]}:{self.client_address[1]}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, fmt, *args):
-        print(f"{name} app: client {self.client_address[0]}:{self.client_address[1]} {fmt % args}", flush=True)
-print(f"{name} app: listening on :{port}", flush=True)
-http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
-EOF
+mesh_step "Echo apps in echo and local-echo (HTTP on :$LAB_ECHO_TARGET_PORT, answering with the client address they saw)"
 for pod in "${APP_PODS[@]}"; do
-    ip netns exec "$PREFIX-$pod" python3 -u "$work/echo_app.py" "$LAB_ECHO_TARGET_PORT" "$pod" >"$work/app-$pod.log" 2>&1 &
+    ip netns exec "$PREFIX-$pod" python3 -u scripts/lab/echo_app.py "$LAB_ECHO_TARGET_PORT" "$pod" >"$work/app-$pod.log" 2>&1 &
     pids+=($!)
-    wait_for_line "$work/app-$pod.log" "listening on"
+    mesh_wait_for_line "$work/app-$pod.log" "listening on"
 done
 
-step "Without the mesh: client -> echo ($LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT) is plain routed TCP"
+mesh_step "Without the mesh: client -> echo ($LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT) is plain routed TCP"
 echo "\$ ip netns exec $PREFIX-client curl http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
-in_ns "$PREFIX-client" curl -sS --max-time 5 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+mesh_in_ns "$PREFIX-client" curl -sS --max-time 5 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 
-step "The mesh CA (hbone certs) and a development istiod: xDS from the lab's YAML, certificates from the CA"
+mesh_step "The mesh CA (hbone certs) and a development istiod: xDS from the lab's YAML, certificates from the CA"
 "$HBONE" certs --out "$work/ca" --identity default/demo >/dev/null
 ls "$work/ca" | sed 's/^/  /'
 "$LAB" config "$PREFIX" >"$work/config.yaml"
@@ -106,7 +72,7 @@ pids+=("$MESH_PID")
 mesh_wait_control_plane "$PREFIX" "$MESH_PID" "$work/control-plane.log"
 echo "  control plane: https://$LAB_NODE_A_IP:$MESH_CONTROL_PLANE_PORT (TLS from the mesh root; a bearer token per node)"
 
-step "A node agent per node (ZDS server, in the node's namespace)"
+mesh_step "A node agent per node (ZDS server, in the node's namespace)"
 declare -A agent_pid
 for node in $LAB_NODES; do
     mesh_start_agent "$PREFIX" "$node" "$work" "$work/agent-$node.log"
@@ -117,14 +83,14 @@ for node in $LAB_NODES; do
     echo "  $node: agent listening on $work/$node/ztunnel.sock"
 done
 
-step "Enrolling ${MESH_PODS[*]} (in-pod iptables rules + a pod file for the agent; outsider is not enrolled)"
+mesh_step "Enrolling ${MESH_PODS[*]} (in-pod iptables rules + a pod file for the agent; outsider is not enrolled)"
 for pod in "${MESH_PODS[@]}"; do
     mesh_enroll "$PREFIX" "$pod" "$work"
     node_var=LAB_POD_$(echo "$pod" | tr 'a-z-' 'A-Z_')_NODE
     echo "  $pod enrolled on ${!node_var}"
 done
 
-step "A ztunnel per node (XDS_ADDRESS, CA_ROOT_CA, AUTH_TOKEN, NODE_NAME, INPOD_UDS), waiting for /healthz/ready"
+mesh_step "A ztunnel per node (XDS_ADDRESS, CA_ROOT_CA, AUTH_TOKEN, NODE_NAME, INPOD_UDS), waiting for /healthz/ready"
 for node in $LAB_NODES; do
     mesh_start_ztunnel_istiod "$PREFIX" "$node" "$work/ca" "$work" "$work/ztunnel-$node.log"
     pids+=("$MESH_PID")
@@ -134,52 +100,52 @@ for node in $LAB_NODES; do
     echo "  $node: ztunnel ready"
 done
 
-step "(1) client -> service VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT (captured, HBONE to node-b, echo answers)"
+mesh_step "(1) client -> service VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT (captured, HBONE to node-b, echo answers)"
 echo "\$ ip netns exec $PREFIX-client curl http://$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT/"
-in_ns "$PREFIX-client" curl -sS --max-time 30 "http://$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT/"
+mesh_in_ns "$PREFIX-client" curl -sS --max-time 30 "http://$LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT/"
 echo "\$ ip netns exec $PREFIX-client curl http://$LAB_POD_LOCAL_ECHO_IP:$LAB_ECHO_TARGET_PORT/   (same node)"
-in_ns "$PREFIX-client" curl -sS --max-time 30 "http://$LAB_POD_LOCAL_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+mesh_in_ns "$PREFIX-client" curl -sS --max-time 30 "http://$LAB_POD_LOCAL_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 
-step "(2) The rules that captured it: nat ISTIO_OUTPUT in client (-> 15001), mangle ISTIO_PRERT in echo (TPROXY 15008)"
+mesh_step "(2) The rules that captured it: nat ISTIO_OUTPUT in client (-> 15001), mangle ISTIO_PRERT in echo (TPROXY 15008)"
 echo "\$ ip netns exec $PREFIX-client iptables -t nat -L ISTIO_OUTPUT -v -n"
-in_ns "$PREFIX-client" iptables -t nat -L ISTIO_OUTPUT -v -n
+mesh_in_ns "$PREFIX-client" iptables -t nat -L ISTIO_OUTPUT -v -n
 echo "\$ ip netns exec $PREFIX-echo iptables -t mangle -L ISTIO_PRERT -v -n"
-in_ns "$PREFIX-echo" iptables -t mangle -L ISTIO_PRERT -v -n
+mesh_in_ns "$PREFIX-echo" iptables -t mangle -L ISTIO_PRERT -v -n
 
-step "(3) Access-log lines of both ztunnels"
+mesh_step "(3) Access-log lines of both ztunnels"
 # Each side logs when its connection closes: wait (bounded) for both complete lines.
-wait_for_line "$work/ztunnel-node-a.log" 'dst.workload="echo".*direction="outbound".*protocol='
-wait_for_line "$work/ztunnel-node-b.log" 'dst.workload="echo".*direction="inbound".*protocol='
+mesh_wait_for_line "$work/ztunnel-node-a.log" 'dst.workload="echo".*direction="outbound".*protocol='
+mesh_wait_for_line "$work/ztunnel-node-b.log" 'dst.workload="echo".*direction="inbound".*protocol='
 for node in $LAB_NODES; do
     echo "-- ztunnel $node"
     sed 's/^/  /' "$work/ztunnel-$node.log"
 done
 
-step "(4) The client address the apps saw (source IP kept: $LAB_POD_CLIENT_IP; the first line is the request without the mesh)"
+mesh_step "(4) The client address the apps saw (source IP kept: $LAB_POD_CLIENT_IP; the first line is the request without the mesh)"
 cat "$work/app-echo.log" "$work/app-local-echo.log" | grep "client " | sed 's/^/  /'
 grep -q "client $LAB_POD_CLIENT_IP:" "$work/app-echo.log" ||
     { echo "demo: echo did not see the client's own IP $LAB_POD_CLIENT_IP" >&2; exit 1; }
 
-step "(5) The workloads as node-a's ztunnel knows them"
+mesh_step "(5) The workloads as node-a's ztunnel knows them"
 echo "\$ ip netns exec $PREFIX-node-a hbone ztunnel workloads --admin 127.0.0.1:15000"
-in_ns "$PREFIX-node-a" "$HBONE" ztunnel workloads --admin 127.0.0.1:15000
+mesh_in_ns "$PREFIX-node-a" "$HBONE" ztunnel workloads --admin 127.0.0.1:15000
 echo "\$ ip netns exec $PREFIX-node-a hbone ztunnel services --admin 127.0.0.1:15000"
-in_ns "$PREFIX-node-a" "$HBONE" ztunnel services --admin 127.0.0.1:15000
+mesh_in_ns "$PREFIX-node-a" "$HBONE" ztunnel services --admin 127.0.0.1:15000
 
-step "(6) Over gRPC: the control plane's log, and the pod certificates node-b's ztunnel got from its CA"
+mesh_step "(6) Over gRPC: the control plane's log, and the pod certificates node-b's ztunnel got from its CA"
 sed 's/^/  /' "$work/control-plane.log"
 echo "\$ ip netns exec $PREFIX-node-b curl http://127.0.0.1:15000/config_dump   (certificates)"
-in_ns "$PREFIX-node-b" curl -sS --max-time 5 http://127.0.0.1:15000/config_dump | python3 -c '
+mesh_in_ns "$PREFIX-node-b" curl -sS --max-time 5 http://127.0.0.1:15000/config_dump | python3 -c '
 import json, sys
 for c in json.load(sys.stdin)["certificates"]:
     leaf = (c["certChain"] or [{}])[0]
     print("  %-45s %-10s serial %s until %s" % (c["identity"], c["state"], leaf.get("serialNumber", "-"), leaf.get("expirationTime", "-")))'
 
-step "(7) outsider (not in the mesh) -> echo: plaintext, captured on 15006 in echo's namespace"
+mesh_step "(7) outsider (not in the mesh) -> echo: plaintext, captured on 15006 in echo's namespace"
 echo "\$ ip netns exec $PREFIX-outsider curl http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
-in_ns "$PREFIX-outsider" curl -sS --max-time 30 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
+mesh_in_ns "$PREFIX-outsider" curl -sS --max-time 30 "http://$LAB_POD_ECHO_IP:$LAB_ECHO_TARGET_PORT/"
 echo "-- ztunnel node-b (no peer identity: plaintext from outside the mesh)"
-wait_for_line "$work/ztunnel-node-b.log" 'src.workload="outsider".*protocol='
+mesh_wait_for_line "$work/ztunnel-node-b.log" 'src.workload="outsider".*protocol='
 grep 'src.workload="outsider"' "$work/ztunnel-node-b.log" | sed 's/^/  /'
 
-step "Done: stopping the apps, ztunnels and agents, removing the lab"
+mesh_step "Done: stopping the apps, ztunnels and agents, removing the lab"

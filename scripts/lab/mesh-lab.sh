@@ -20,7 +20,10 @@
 # Usage: mesh-lab.sh up|down|config|env|veth PREFIX [POD]
 #   up PREFIX      create the lab (an existing lab with the same prefix is removed first)
 #   down PREFIX    remove every namespace of the lab (missing ones are ignored)
-#   config PREFIX  print the ztunnel local config (LOCAL_XDS_PATH) for this topology
+#   config PREFIX [--waypoint IP:PORT]
+#                  print the ztunnel local config (LOCAL_XDS_PATH) for this topology; with --waypoint, the echo
+#                  service is sent to a waypoint listening on IP:PORT (workload "waypoint", identity sa/waypoint, at
+#                  IP), and echo accepts only the waypoint's identity (an ALLOW policy, as Istio users write it)
 #   env PREFIX     print the lab's names and numbers as KEY='value' lines (eval them; tests read them)
 #   veth PREFIX POD  print the node-side veth name of POD
 set -euo pipefail
@@ -182,7 +185,7 @@ cmd_env() {
 }
 
 cmd_config() {
-    local entry name ip node mesh
+    local waypoint=${1:-} entry name ip node mesh
     echo "# ztunnel local config for the mesh lab (scripts/lab/mesh-lab.sh); LOCAL_XDS_PATH points here."
     echo "workloads:"
     for entry in "${PODS[@]}"; do
@@ -198,8 +201,20 @@ cmd_config() {
 EOF
         if [[ $name == echo ]]; then
             echo "  services: { \"$NAMESPACE/echo.$NAMESPACE.svc.$TRUST_DOMAIN\": { $ECHO_SERVICE_PORT: $ECHO_TARGET_PORT } }"
+            [[ -z $waypoint ]] || echo "  labels: { app: echo }"
         fi
     done
+    if [[ -n $waypoint ]]; then
+        cat <<EOF
+- uid: $CLUSTER//v1/Pod/$NAMESPACE/waypoint
+  name: waypoint
+  namespace: $NAMESPACE
+  serviceAccount: waypoint
+  workloadIps: ["${waypoint%:*}"]
+  protocol: HBONE
+  node: node-b
+EOF
+    fi
     cat <<EOF
 services:
 - name: echo
@@ -208,7 +223,20 @@ services:
   vips: ["/$ECHO_VIP", "/$ECHO_VIP6"]
   ports: { $ECHO_SERVICE_PORT: $ECHO_TARGET_PORT }
   subjectAltNames: ["spiffe://$TRUST_DOMAIN/ns/$NAMESPACE/sa/echo"]
-policies: []
+EOF
+    if [[ -z $waypoint ]]; then
+        echo "policies: []"
+        return
+    fi
+    cat <<EOF
+  waypoint: { destination: "/${waypoint%:*}", hboneMtlsPort: ${waypoint##*:} }
+policies:
+- name: only-waypoint
+  namespace: $NAMESPACE
+  scope: WorkloadSelector
+  selector: { labels: { app: echo } }
+  action: Allow
+  rules: [[[ { principals: ["$TRUST_DOMAIN/ns/$NAMESPACE/sa/waypoint"] } ]]]
 EOF
 }
 
@@ -220,7 +248,12 @@ command=$1 prefix=$2
 case $command in
     up) cmd_up "$prefix" ;;
     down) cmd_down "$prefix" ;;
-    config) cmd_config ;;
+    config)
+        case ${3:-} in
+            "") cmd_config ;;
+            --waypoint) [[ ${4:-} =~ ^[0-9.]+:[0-9]+$ ]] || die "--waypoint needs IPv4:PORT"; cmd_config "$4" ;;
+            *) usage ;;
+        esac ;;
     env) cmd_env "$prefix" ;;
     veth) (($# == 3)) || usage; pod_field "$3" 1 >/dev/null; veth_of "$3"; echo ;;
     *) usage ;;

@@ -34,16 +34,24 @@ mesh_stop_pids() {
     for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
 
-# mesh_build_control_plane LOG: packs Hbone and Hbone.Istio and builds samples/ControlPlane from them, as a user's
-# project would (a private package cache, so the packages just packed are the ones used).
-mesh_build_control_plane() {
-    local log=$1
+# mesh_build_sample LOG SAMPLE PACKAGE...: packs the PACKAGEs (src/<name>) and builds samples/SAMPLE from them, as a
+# user's project would (a private package cache, so the packages just packed are the ones used).
+mesh_build_sample() {
+    local log=$1 sample=$2 package
+    shift 2
     mkdir -p artifacts/packages
-    { dotnet pack src/Hbone -c Release -v quiet -nologo &&
-      dotnet pack src/Hbone.Istio -c Release -v quiet -nologo &&
-      NUGET_PACKAGES="$PWD/artifacts/samples-nuget" dotnet build samples/ControlPlane -c Release -v quiet -nologo; } >"$log" 2>&1 ||
-        { cat "$log" >&2; return 1; }
+    {
+        for package in "$@"; do dotnet pack "src/$package" -c Release -v quiet -nologo || exit 1; done
+        NUGET_PACKAGES="$PWD/artifacts/samples-nuget" dotnet build "samples/$sample" -c Release -v quiet -nologo
+    } >"$log" 2>&1 || { cat "$log" >&2; return 1; }
 }
+
+# mesh_build_control_plane LOG: the development istiod (samples/ControlPlane) on Hbone and Hbone.Istio.
+mesh_build_control_plane() { mesh_build_sample "$1" ControlPlane Hbone Hbone.Istio; }
+
+# mesh_build_waypoint LOG: the waypoint sample (samples/Waypoint) on Hbone and Hbone.Kestrel.
+MESH_WAYPOINT=samples/Waypoint/bin/Release/net10.0/Waypoint.dll
+mesh_build_waypoint() { mesh_build_sample "$1" Waypoint Hbone Hbone.Kestrel; }
 
 # mesh_start_control_plane PREFIX CONFIG CA_DIR DIR LOG: the development istiod (samples/ControlPlane) in node-a's
 # namespace on LAB_NODE_A_IP:15012, serving xDS from CONFIG and certificates from the CA in CA_DIR; each node
@@ -133,4 +141,28 @@ mesh_wait_ready() {
         sleep 0.2
     done
     echo "mesh-lib: the ztunnel of $node is not ready after 60 s:" >&2; tail -n 30 "$log" "$log.err" >&2; return 1
+}
+
+# --- Demo helpers: the demo scripts set PREFIX, work (a temporary directory) and pids (what they started). --------
+mesh_step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+mesh_in_ns() { ip netns exec "$1" "${@:2}"; }
+
+# mesh_wait_for_line FILE PATTERN: bounded (30 s) wait until FILE has a line matching PATTERN (grep -E).
+mesh_wait_for_line() {
+    local file=$1 pattern=$2
+    for _ in $(seq 1 150); do grep -qE "$pattern" "$file" 2>/dev/null && return 0; sleep 0.2; done
+    echo "${0##*/}: timed out waiting for '$pattern' in $file:" >&2; tail -n 30 "$file" >&2; return 1
+}
+
+# mesh_demo_cleanup: the EXIT trap of a demo: stops "${pids[@]}" (SIGTERM, 10 s bounded, then SIGKILL), removes the
+# lab PREFIX, and removes $work unless KEEP=1 or the demo failed.
+mesh_demo_cleanup() {
+    local status=$? pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    scripts/lab/mesh-lab.sh down "$PREFIX" || true
+    if [[ ${KEEP:-0} == 1 || $status -ne 0 ]]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
 }

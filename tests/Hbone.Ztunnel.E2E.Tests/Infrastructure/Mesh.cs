@@ -13,13 +13,14 @@ internal static class Mesh
     /// <param name="lab">The lab.</param>
     /// <param name="deadline">For each wait.</param>
     /// <param name="ztunnelEnvironment">More variables for both ztunnels.</param>
+    /// <param name="configOptions">Options of <c>mesh-lab.sh config</c> (e.g. <c>--waypoint IP:PORT</c>).</param>
     /// <param name="editConfig">Changes the lab's local config before the ztunnels read it.</param>
     /// <param name="cancellationToken">Stops the waits.</param>
     /// <returns>The nodes by name (<c>node-a</c>, <c>node-b</c>).</returns>
-    public static async Task<IReadOnlyDictionary<string, MeshNode>> StartAsync(MeshLab lab, TimeSpan deadline, IReadOnlyDictionary<string, string?>? ztunnelEnvironment = null, Func<string, string>? editConfig = null, CancellationToken cancellationToken = default)
+    public static async Task<IReadOnlyDictionary<string, MeshNode>> StartAsync(MeshLab lab, TimeSpan deadline, IReadOnlyDictionary<string, string?>? ztunnelEnvironment = null, Func<string, string>? editConfig = null, IReadOnlyList<string>? configOptions = null, CancellationToken cancellationToken = default)
     {
         var ca = await DevCa.CreateAsync(Path.Combine(lab.WorkDir, "ca"), cancellationToken);
-        var config = await lab.WriteConfigAsync(cancellationToken);
+        var config = await lab.WriteConfigAsync(configOptions, cancellationToken);
         if (editConfig is not null)
         {
             await File.WriteAllTextAsync(config, editConfig(await File.ReadAllTextAsync(config, cancellationToken)), cancellationToken);

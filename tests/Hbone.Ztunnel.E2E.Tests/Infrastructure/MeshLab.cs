@@ -94,14 +94,15 @@ internal sealed class MeshLab : IAsyncDisposable
         return lab;
     }
 
-    /// <summary>The ztunnel local config (LOCAL_XDS_PATH) of this topology, as the script prints it.</summary>
-    public Task<string> ConfigYamlAsync(CancellationToken cancellationToken = default) => Script(["config", Prefix], cancellationToken);
+    /// <summary>The ztunnel local config (LOCAL_XDS_PATH) of this topology, as the script prints it (with its <paramref name="options"/>, e.g. <c>--waypoint IP:PORT</c>).</summary>
+    public Task<string> ConfigYamlAsync(IReadOnlyList<string>? options = null, CancellationToken cancellationToken = default) =>
+        Script(["config", Prefix, .. options ?? []], cancellationToken);
 
     /// <summary>Writes <see cref="ConfigYamlAsync"/> to <c>WorkDir/config.yaml</c> and returns the path.</summary>
-    public async Task<string> WriteConfigAsync(CancellationToken cancellationToken = default)
+    public async Task<string> WriteConfigAsync(IReadOnlyList<string>? options = null, CancellationToken cancellationToken = default)
     {
         var path = Path.Combine(WorkDir, "config.yaml");
-        await File.WriteAllTextAsync(path, await ConfigYamlAsync(cancellationToken), cancellationToken);
+        await File.WriteAllTextAsync(path, await ConfigYamlAsync(options, cancellationToken), cancellationToken);
         return path;
     }
 

@@ -23,4 +23,18 @@ public sealed class DemoScriptTests
         Assert.DoesNotContain("Aborted", stderr, StringComparison.Ordinal);
         Assert.Empty(await MeshLab.ExistingNamespacesAsync("demo"));
     }
+
+    [Fact]
+    public async Task The_waypoint_demo_shows_the_client_reaching_echo_through_the_waypoint_and_both_refusals_and_cleans_up()
+    {
+        var (exitCode, stdout, stderr) = await Shell.TryRunAsync(["bash", Path.Combine(Repo.Root, "scripts", "demo-waypoint.sh")], TimeSpan.FromMinutes(5));
+
+        Assert.True(exitCode == 0, $"demo-waypoint.sh exited {exitCode}: {stderr}\n{stdout}");
+        Assert.Contains("hello from echo; you are 10.244.1.2:", stdout, StringComparison.Ordinal);      // through the waypoint, as the client
+        Assert.Contains("dst.addr=192.168.254.2:15088", stdout, StringComparison.Ordinal);             // node-a sent it to the waypoint
+        Assert.Contains("dst.identity=\"spiffe://cluster.local/ns/default/sa/waypoint\"", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"peer=spiffe://cluster\.local/ns/default/sa/local-echo .*status=401", stdout); // the waypoint's policy
+        Assert.Matches(@"sa/client denied by policy", stdout);                                          // around the waypoint: denied
+        Assert.Empty(await MeshLab.ExistingNamespacesAsync("demowp"));
+    }
 }

@@ -91,7 +91,7 @@ public sealed class WaypointTests(WaypointTests.Fixture fixture) : IClassFixture
         private protected override async Task SetUpAsync(MeshLab lab)
         {
             Echo = lab.Track(await EchoApp.StartAsync(lab.Echo, lab.EchoTargetPort));
-            _mesh = await Infrastructure.Mesh.StartAsync(lab, Deadline, editConfig: BehindWaypoint);
+            _mesh = await Infrastructure.Mesh.StartAsync(lab, Deadline, editConfig: WithImpostorService, configOptions: ["--waypoint", $"{WaypointIp}:{WaypointPort}"]);
             string ca = Path.Combine(lab.WorkDir, "ca");
             string config = Path.Combine(lab.WorkDir, "waypoint.json");
             await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
@@ -113,52 +113,24 @@ public sealed class WaypointTests(WaypointTests.Fixture fixture) : IClassFixture
             await Impostor.WaitForLineAsync(l => l.Contains("Now listening", StringComparison.Ordinal), Deadline);
         }
 
-        /// <summary>
-        /// The waypoint as a workload (identity sa/waypoint at 192.168.254.2), the echo service sent to it, a second
-        /// service sent to the impostor's port, and echo accepting only the waypoint (Istio's way: an ALLOW policy).
-        /// </summary>
-        private static string BehindWaypoint(string yaml)
+        /// <summary>A second service sent to the impostor's port; the waypoint workload at that IP still names who must answer.</summary>
+        private static string WithImpostorService(string yaml)
         {
-            const string Services = "services:\n";
-            const string EchoSans = "  subjectAltNames: [\"spiffe://cluster.local/ns/default/sa/echo\"]\n";
-            const string Echo = "  node: node-b\n  services: { \"default/echo.default.svc.cluster.local\": { 80: 8080 } }\n";
-            if (!yaml.Contains(Services, StringComparison.Ordinal) || !yaml.Contains(EchoSans, StringComparison.Ordinal) || !yaml.Contains(Echo, StringComparison.Ordinal))
+            const string Policies = "policies:\n";
+            if (!yaml.Contains(Policies, StringComparison.Ordinal))
             {
-                throw new InvalidOperationException("the lab config changed shape: update WaypointTests.BehindWaypoint");
+                throw new InvalidOperationException("the lab config has no policies section: update WaypointTests.WithImpostorService");
             }
 
-            string waypoint = $"""
-                - uid: cluster1//v1/Pod/default/waypoint
-                  name: waypoint
-                  namespace: default
-                  serviceAccount: waypoint
-                  workloadIps: ["{WaypointIp}"]
-                  protocol: HBONE
-                  node: node-b
-
-                """;
-            string impostorService = $"""
+            return yaml.Replace(Policies, $$"""
                 - name: echo-impostor
                   namespace: default
                   hostname: echo-impostor.default.svc.cluster.local
-                  vips: ["/{ImpostorVip.Address}"]
-                  ports: {"{"} 80: 8080 {"}"}
-                  waypoint: {"{"} destination: "/{WaypointIp}", hboneMtlsPort: {ImpostorPort} {"}"}
+                  vips: ["/{{ImpostorVip.Address}}"]
+                  ports: { 80: 8080 }
+                  waypoint: { destination: "/{{WaypointIp}}", hboneMtlsPort: {{ImpostorPort}} }
 
-                """;
-            return yaml
-                .Replace(Echo, Echo + "  labels: { app: echo }\n", StringComparison.Ordinal)
-                .Replace(Services, waypoint + Services, StringComparison.Ordinal)
-                .Replace(EchoSans, EchoSans + $"  waypoint: {{ destination: \"/{WaypointIp}\", hboneMtlsPort: {WaypointPort} }}\n" + impostorService, StringComparison.Ordinal)
-                .Replace("policies: []", """
-                    policies:
-                    - name: only-waypoint
-                      namespace: default
-                      scope: WorkloadSelector
-                      selector: { labels: { app: echo } }
-                      action: Allow
-                      rules: [[[ { principals: ["cluster.local/ns/default/sa/waypoint"] } ]]]
-                    """, StringComparison.Ordinal);
+                """ + Policies, StringComparison.Ordinal);
         }
     }
 }
