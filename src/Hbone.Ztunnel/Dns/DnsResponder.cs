@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Hbone.Ztunnel.Dns;
@@ -11,8 +12,10 @@ namespace Hbone.Ztunnel.Dns;
 /// everything else forwarded upstream and returned unchanged; a malformed query gets FORMERR, an unknown opcode NOTIMP,
 /// a pod the config does not know and an upstream that does not answer SERVFAIL.
 /// </summary>
-internal sealed partial class DnsResponder(WorkloadStore store, MeshNameLookup names, DnsUpstream? upstream, ILogger<DnsResponder> logger)
+internal sealed partial class DnsResponder(WorkloadStore store, MeshNameLookup names, DnsUpstream? upstream, ILogger<DnsResponder> logger, ZtunnelMetrics? metrics = null)
 {
+    private const string Unknown = "unknown";
+
     /// <summary>The largest message over TCP.</summary>
     public const int TcpLimit = ushort.MaxValue;
 
@@ -36,9 +39,11 @@ internal sealed partial class DnsResponder(WorkloadStore store, MeshNameLookup n
             return DnsWire.WriteError(message.Span, query, parsed);
         }
 
+        var labels = new DnsLabels(DnsLabels.TypeName(query.Type), overUdp ? "udp" : "tcp", client?.CanonicalName ?? Unknown, client?.CanonicalRevision ?? Unknown);
         if (client is null)
         {
             // As ztunnel: a source the config does not know gets no answer it could mistake for the mesh's.
+            metrics?.DnsRequest(labels, forwarded: false, failed: false);
             return DnsWire.WriteError(message.Span, query, DnsRcode.ServFail);
         }
 
@@ -51,12 +56,14 @@ internal sealed partial class DnsResponder(WorkloadStore store, MeshNameLookup n
         if (family is { } asked && names.Lookup(store.Current, client, query.Name, asked) is { } answer)
         {
             LogAnswered(logger, client.Namespace, client.Name, query.Name, answer.Addresses.Count);
+            metrics?.DnsRequest(labels, forwarded: false, failed: false);
             return DnsWire.WriteAnswer(message.Span, query, answer, overUdp ? query.UdpPayloadSize : TcpLimit);
         }
 
         byte[]? forwarded = upstream is null ? null
             : overUdp ? await upstream.ForwardUdpAsync(sockets, message, cancellationToken).ConfigureAwait(false)
             : await upstream.ForwardTcpAsync(sockets, message, cancellationToken).ConfigureAwait(false);
+        metrics?.DnsRequest(labels, forwarded: true, failed: forwarded is null);
         if (forwarded is null)
         {
             LogUpstreamFailed(logger, query.Name, client.Namespace, client.Name);

@@ -30,6 +30,9 @@ internal sealed class ConnectionReporter : IDisposable
         _timeProvider = timeProvider ?? TimeProvider.System;
     }
 
+    /// <summary>The counters this reporter feeds; other parts of the proxy (the DNS proxy) count on them too.</summary>
+    public ZtunnelMetrics Metrics => metrics;
+
     /// <summary>Counts the connection as opened; call once it is authorized and about to reach its destination.</summary>
     public void Opened(ConnectionReport report)
     {

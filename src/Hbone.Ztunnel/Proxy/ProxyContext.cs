@@ -28,7 +28,7 @@ internal sealed partial class ProxyContext
         Outbound = new OutboundProxy(this);
         InboundPlaintext = new InboundPlaintextProxy(this);
         Socks5 = new Socks5Proxy(this);
-        Dns = config.DnsProxy ? CreateDnsResponder(config, store, loggerFactory) : null;
+        Dns = config.DnsProxy ? CreateDnsResponder(config, store, reporter, loggerFactory) : null;
     }
 
     public ZtunnelConfig Config { get; }
@@ -65,7 +65,7 @@ internal sealed partial class ProxyContext
     public void NotifyConfigChanged() =>
         Interlocked.Exchange(ref _configChanged, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    private static DnsResponder CreateDnsResponder(ZtunnelConfig config, WorkloadStore store, ILoggerFactory loggerFactory)
+    private static DnsResponder CreateDnsResponder(ZtunnelConfig config, WorkloadStore store, ConnectionReporter reporter, ILoggerFactory loggerFactory)
     {
         ILogger<DnsResponder> logger = loggerFactory.CreateLogger<DnsResponder>();
         DnsUpstream? upstream = null;
@@ -79,7 +79,7 @@ internal sealed partial class ProxyContext
             LogNoUpstream(logger, ex.Message);
         }
 
-        return new DnsResponder(store, new MeshNameLookup(config.ClusterDomain), upstream, logger);
+        return new DnsResponder(store, new MeshNameLookup(config.ClusterDomain), upstream, logger, reporter.Metrics);
     }
 
     [LoggerMessage(1, LogLevel.Warning, "dns: {Problem}; queries for names outside the mesh will get SERVFAIL")]

@@ -22,7 +22,19 @@ public sealed class ZtunnelMetrics : IDisposable
     /// <summary>Counter of bytes sent.</summary>
     public const string SentBytesName = "istio_tcp_sent_bytes_total";
 
+    /// <summary>Counter of DNS requests the pods' DNS proxy received (ztunnel's, "unstable" there too).</summary>
+    public const string DnsRequestsName = "istio_dns_requests_total";
+
+    /// <summary>Counter of DNS requests forwarded to an upstream resolver.</summary>
+    public const string DnsUpstreamRequestsName = "istio_dns_upstream_requests_total";
+
+    /// <summary>Counter of forwarded DNS requests no upstream answered.</summary>
+    public const string DnsUpstreamFailuresName = "istio_dns_upstream_failures_total";
+
     private readonly bool _ownsMeter;
+    private readonly Counter<long> _dnsRequests;
+    private readonly Counter<long> _dnsUpstream;
+    private readonly Counter<long> _dnsUpstreamFailures;
     private readonly Counter<long> _opened;
     private readonly Counter<long> _closed;
     private readonly Counter<long> _received;
@@ -49,6 +61,9 @@ public sealed class ZtunnelMetrics : IDisposable
         _closed = Meter.CreateCounter<long>(ConnectionsClosedName, "{connection}", "The total number of TCP connections closed.");
         _received = Meter.CreateCounter<long>(ReceivedBytesName, "By", "The size of total bytes received during request in case of a TCP connection.");
         _sent = Meter.CreateCounter<long>(SentBytesName, "By", "The size of total bytes sent during response in case of a TCP connection.");
+        _dnsRequests = Meter.CreateCounter<long>(DnsRequestsName, "{request}", "Total number of DNS requests (unstable)");
+        _dnsUpstream = Meter.CreateCounter<long>(DnsUpstreamRequestsName, "{request}", "Total number of DNS requests forwarded to upstream (unstable)");
+        _dnsUpstreamFailures = Meter.CreateCounter<long>(DnsUpstreamFailuresName, "{request}", "Total number of DNS requests that failed to forward upstream (unstable)");
     }
 
     /// <summary>The meter the counters live on (give it to <see cref="PrometheusExporter"/>).</summary>
@@ -89,6 +104,29 @@ public sealed class ZtunnelMetrics : IDisposable
         if (bytesSent > 0)
         {
             _sent.Add(bytesSent, in tags);
+        }
+    }
+
+    /// <summary>Counts one DNS request; with <paramref name="forwarded"/>, also one sent upstream, and with <paramref name="failed"/> one no upstream answered.</summary>
+    public void DnsRequest(DnsLabels labels, bool forwarded, bool failed)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        TagList tags = new()
+        {
+            { "request_query_type", labels.QueryType },
+            { "request_protocol", labels.Protocol },
+            { "source_canonical_service", labels.SourceCanonicalService },
+            { "source_canonical_revision", labels.SourceCanonicalRevision },
+        };
+        _dnsRequests.Add(1, in tags);
+        if (forwarded)
+        {
+            _dnsUpstream.Add(1, in tags);
+        }
+
+        if (failed)
+        {
+            _dnsUpstreamFailures.Add(1, in tags);
         }
     }
 

@@ -4,6 +4,7 @@ using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Dns;
 using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 using Hbone.Ztunnel.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using static Hbone.Ztunnel.Tests.Dns.DnsMessages;
@@ -132,8 +133,44 @@ public sealed class PodDnsServerTests : IAsyncLifetime
         }
     }
 
-    private static DnsResponder Responder(WorkloadStore store, string resolvConf) =>
-        new(store, new MeshNameLookup(), new DnsUpstream(ResolvConf.Load(resolvConf), TimeSpan.FromSeconds(2)), NullLogger<DnsResponder>.Instance);
+    [Fact]
+    public async Task The_DNS_counters_count_every_request_each_forward_and_each_failed_forward_with_ztunnel_s_labels()
+    {
+        using var metrics = new ZtunnelMetrics();
+        using var exporter = new PrometheusExporter(metrics.Meter);
+        string deadResolvConf = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(deadResolvConf, "nameserver 127.0.0.54\n");
+            var store = new WorkloadStore();
+            store.Update(new LocalConfig([Client with { CanonicalName = "client-app", CanonicalRevision = "v1" }], [Svc("echo", "default", "echo.default.svc.cluster.local", "10.96.0.10")], []));
+            var counted = new IPEndPoint(IPAddress.Loopback, 15056);
+            var deadEnd = new IPEndPoint(IPAddress.Loopback, 15057);
+            await using var server = new PodDnsServer(Sockets, counted, () => store.Current.FindWorkloadByUid(Client.Uid), Responder(store, _resolvConf, metrics));
+            await using var failing = new PodDnsServer(Sockets, deadEnd, () => store.Current.FindWorkloadByUid(Client.Uid), Responder(store, deadResolvConf, metrics));
+
+            Exchange(Query("echo.default.svc.cluster.local", 1), counted);
+            Exchange(Query("external.test", 28), counted);
+            Exchange(Query("external.test", 1), deadEnd);
+            string text = exporter.Render();
+
+            // The exporter writes labels in name order.
+            const string Source = "source_canonical_revision=\"v1\",source_canonical_service=\"client-app\"";
+            Assert.Contains($"istio_dns_requests_total{{request_protocol=\"udp\",request_query_type=\"a\",{Source}}} 2", text, StringComparison.Ordinal);
+            Assert.Contains($"istio_dns_requests_total{{request_protocol=\"udp\",request_query_type=\"aaaa\",{Source}}} 1", text, StringComparison.Ordinal);
+            Assert.Contains($"istio_dns_upstream_requests_total{{request_protocol=\"udp\",request_query_type=\"aaaa\",{Source}}} 1", text, StringComparison.Ordinal);
+            Assert.Contains($"istio_dns_upstream_requests_total{{request_protocol=\"udp\",request_query_type=\"a\",{Source}}} 1", text, StringComparison.Ordinal);
+            Assert.Contains($"istio_dns_upstream_failures_total{{request_protocol=\"udp\",request_query_type=\"a\",{Source}}} 1", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("istio_dns_upstream_failures_total{request_protocol=\"udp\",request_query_type=\"aaaa\"", text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(deadResolvConf);
+        }
+    }
+
+    private static DnsResponder Responder(WorkloadStore store, string resolvConf, ZtunnelMetrics? metrics = null) =>
+        new(store, new MeshNameLookup(), new DnsUpstream(ResolvConf.Load(resolvConf), TimeSpan.FromSeconds(2)), NullLogger<DnsResponder>.Instance, metrics);
 
     /// <summary><c>dig +short</c> inside the pod's namespace, against the proxy's address.</summary>
     private string Dig(string name, params string[] options) =>
