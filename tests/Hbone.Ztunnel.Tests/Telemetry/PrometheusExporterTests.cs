@@ -7,13 +7,17 @@ namespace Hbone.Ztunnel.Tests.Telemetry;
 
 public class PrometheusExporterTests
 {
-    private const string EmptyExposition =
+    // The DNS proxy's counters (no series until a pod asks): their HELP and TYPE lines sort first.
+    private const string DnsCounters =
         "# HELP istio_dns_requests_total Total number of DNS requests (unstable)\n" +
         "# TYPE istio_dns_requests_total counter\n" +
         "# HELP istio_dns_upstream_failures_total Total number of DNS requests that failed to forward upstream (unstable)\n" +
         "# TYPE istio_dns_upstream_failures_total counter\n" +
         "# HELP istio_dns_upstream_requests_total Total number of DNS requests forwarded to upstream (unstable)\n" +
-        "# TYPE istio_dns_upstream_requests_total counter\n" +
+        "# TYPE istio_dns_upstream_requests_total counter\n";
+
+    private const string EmptyExposition =
+        DnsCounters +
         "# HELP istio_tcp_connections_closed_total The total number of TCP connections closed.\n" +
         "# TYPE istio_tcp_connections_closed_total counter\n" +
         "# HELP istio_tcp_connections_opened_total The total number of TCP connections opened.\n" +
@@ -37,12 +41,7 @@ public class PrometheusExporterTests
 
         string series = ClientToEchoSeries();
         string expected =
-            "# HELP istio_dns_requests_total Total number of DNS requests (unstable)\n" +
-            "# TYPE istio_dns_requests_total counter\n" +
-            "# HELP istio_dns_upstream_failures_total Total number of DNS requests that failed to forward upstream (unstable)\n" +
-            "# TYPE istio_dns_upstream_failures_total counter\n" +
-            "# HELP istio_dns_upstream_requests_total Total number of DNS requests forwarded to upstream (unstable)\n" +
-            "# TYPE istio_dns_upstream_requests_total counter\n" +
+            DnsCounters +
             "# HELP istio_tcp_connections_closed_total The total number of TCP connections closed.\n" +
             "# TYPE istio_tcp_connections_closed_total counter\n" +
             $"istio_tcp_connections_closed_total{{{series}}} 2\n" +
