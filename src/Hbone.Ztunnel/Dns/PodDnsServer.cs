@@ -12,6 +12,9 @@ namespace Hbone.Ztunnel.Dns;
 /// </summary>
 internal sealed class PodDnsServer : IAsyncDisposable
 {
+    /// <summary>Queries (UDP) and connections (TCP) one pod may have in progress at once, by default.</summary>
+    public const int DefaultMaxInFlight = 256;
+
     // A TCP client that sends nothing for this long is closed (RFC 7766 §6.2.3 suggests seconds, not minutes).
     private static readonly TimeSpan TcpIdleTimeout = TimeSpan.FromSeconds(10);
 
@@ -23,14 +26,23 @@ internal sealed class PodDnsServer : IAsyncDisposable
     private readonly Socket _tcp;
     private readonly Task _udpLoop;
     private readonly Task _tcpLoop;
+    private readonly int _maxInFlight;
+    private int _udpInFlight;
+    private int _tcpInFlight;
 
     /// <summary>Binds both sockets in the pod and starts serving.</summary>
     /// <param name="sockets">The pod's socket factory.</param>
     /// <param name="address">The proxy address, e.g. 127.0.0.1:15053.</param>
     /// <param name="client">The pod's workload in the config in force (null while unknown).</param>
     /// <param name="responder">Answers each query.</param>
-    public PodDnsServer(PodSockets sockets, IPEndPoint address, Func<Workload?> client, DnsResponder responder)
+    /// <param name="maxInFlight">
+    /// UDP queries, and TCP connections, in progress at once; beyond it a datagram is dropped (the client retries, as
+    /// with a busy resolver) and a connection closed, so a pod flooding its resolver cannot pin unbounded forwards.
+    /// </param>
+    public PodDnsServer(PodSockets sockets, IPEndPoint address, Func<Workload?> client, DnsResponder responder, int maxInFlight = DefaultMaxInFlight)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxInFlight);
+        _maxInFlight = maxInFlight;
         _sockets = sockets;
         _client = client;
         _responder = responder;
@@ -80,6 +92,12 @@ internal sealed class PodDnsServer : IAsyncDisposable
             }
 
             // Forwarded queries take as long as the upstream: answer each on its own, reading the next at once.
+            if (Interlocked.Increment(ref _udpInFlight) > _maxInFlight)
+            {
+                Interlocked.Decrement(ref _udpInFlight);
+                continue;
+            }
+
             _ = ReplyUdpAsync(buffer.AsSpan(0, received.ReceivedBytes).ToArray(), received.RemoteEndPoint);
         }
     }
@@ -97,6 +115,10 @@ internal sealed class PodDnsServer : IAsyncDisposable
         {
             // The client is gone or the pod is being removed: nothing to answer.
         }
+        finally
+        {
+            Interlocked.Decrement(ref _udpInFlight);
+        }
     }
 
     private async Task ServeTcpAsync()
@@ -111,6 +133,13 @@ internal sealed class PodDnsServer : IAsyncDisposable
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
             {
                 return;
+            }
+
+            if (Interlocked.Increment(ref _tcpInFlight) > _maxInFlight)
+            {
+                Interlocked.Decrement(ref _tcpInFlight);
+                accepted.Dispose();
+                continue;
             }
 
             _ = ServeConnectionAsync(accepted);
@@ -154,6 +183,10 @@ internal sealed class PodDnsServer : IAsyncDisposable
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
             {
                 // Idle, reset, or the pod is being removed.
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _tcpInFlight);
             }
         }
     }

@@ -169,6 +169,53 @@ public sealed class PodDnsServerTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    [Trait("case", "INT-04")]
+    public async Task Queries_beyond_the_in_flight_bound_are_dropped_until_one_finishes()
+    {
+        string silentResolvConf = Path.GetTempFileName();
+        try
+        {
+            // An upstream that takes every query and answers none: the forward holds its slot until the 2 s timeout.
+            using Socket silent = Sockets.Datagram(new IPEndPoint(IPAddress.Parse("127.0.0.55"), 53));
+            await File.WriteAllTextAsync(silentResolvConf, "nameserver 127.0.0.55\n");
+            var store = new WorkloadStore();
+            store.Update(new LocalConfig([Client], [Svc("echo", "default", "echo.default.svc.cluster.local", "10.96.0.10")], []));
+            var bounded = new IPEndPoint(IPAddress.Loopback, 15058);
+            await using var server = new PodDnsServer(Sockets, bounded, () => Client, Responder(store, silentResolvConf), maxInFlight: 1);
+            using Socket forwarding = Connected(bounded);
+            using Socket asking = Connected(bounded);
+
+            forwarding.Send(Query("external.test", 1, id: 1));
+            byte[] buffer = new byte[512];
+            silent.ReceiveTimeout = (int)Deadline.TotalMilliseconds;
+            Assert.True(silent.Receive(buffer) > 0); // the forward is in flight now
+            asking.Send(Query("echo.default.svc.cluster.local", 1, id: 2));
+            asking.ReceiveTimeout = 500;
+            var dropped = Assert.Throws<SocketException>(() => asking.Receive(buffer));
+            forwarding.ReceiveTimeout = (int)Deadline.TotalMilliseconds;
+            int failed = forwarding.Receive(buffer);
+            asking.Send(Query("echo.default.svc.cluster.local", 1, id: 3));
+            asking.ReceiveTimeout = (int)Deadline.TotalMilliseconds;
+            byte[] answered = buffer[..asking.Receive(buffer)];
+
+            Assert.Equal(SocketError.TimedOut, dropped.SocketErrorCode);
+            Assert.True(failed >= 12);
+            Assert.Equal((3, 0), (Id(answered), Rcode(answered)));
+        }
+        finally
+        {
+            File.Delete(silentResolvConf);
+        }
+    }
+
+    private Socket Connected(IPEndPoint to)
+    {
+        Socket socket = Sockets.OutboundDatagram(AddressFamily.InterNetwork);
+        socket.Connect(to);
+        return socket;
+    }
+
     private static DnsResponder Responder(WorkloadStore store, string resolvConf, ZtunnelMetrics? metrics = null) =>
         new(store, new MeshNameLookup(), new DnsUpstream(ResolvConf.Load(resolvConf), TimeSpan.FromSeconds(2)), NullLogger<DnsResponder>.Instance, metrics);
 
