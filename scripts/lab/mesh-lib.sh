@@ -40,10 +40,11 @@ mesh_build_sample() {
     local log=$1 sample=$2 package
     shift 2
     mkdir -p artifacts/packages
-    {
+    # A subshell, so a failed pack ends only the build and the log is still shown.
+    (
         for package in "$@"; do dotnet pack "src/$package" -c Release -v quiet -nologo || exit 1; done
         NUGET_PACKAGES="$PWD/artifacts/samples-nuget" dotnet build "samples/$sample" -c Release -v quiet -nologo
-    } >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+    ) >"$log" 2>&1 || { cat "$log" >&2; return 1; }
 }
 
 # mesh_build_control_plane LOG: the development istiod (samples/ControlPlane) on Hbone and Hbone.Istio.

@@ -82,12 +82,6 @@ public sealed record WaypointService
 
     /// <summary>Its pods.</summary>
     public required IReadOnlyList<WaypointEndpoint> Endpoints { get; init; }
-
-    [JsonIgnore]
-    internal IPEndPoint VipEndPoint => IPEndPoint.Parse(Vip);
-
-    [JsonIgnore]
-    internal int NextIndex;
 }
 
 /// <summary>A pod of a service: where its app listens, its identity, and its HBONE port.</summary>

@@ -1,3 +1,4 @@
+using System.Net;
 using Hbone.Identity;
 using Hbone.Protocol;
 
@@ -7,6 +8,7 @@ namespace Waypoint;
 public sealed class WaypointRouter(WaypointConfig config)
 {
     private readonly HashSet<SpiffeId> _allowed = [.. config.Allow.Select(SpiffeId.Parse)];
+    private readonly Entry[] _services = [.. config.Services.Select(s => new Entry(s, IPEndPoint.Parse(s.Vip)))];
 
     /// <summary>True when the L4 policy lets <paramref name="peer"/> (from its certificate, never a header) through.</summary>
     public bool Allows(SpiffeId peer) => _allowed.Count == 0 || _allowed.Contains(peer);
@@ -17,9 +19,9 @@ public sealed class WaypointRouter(WaypointConfig config)
     /// </summary>
     public WaypointRoute? Find(HboneAuthority authority)
     {
-        foreach (WaypointService service in config.Services)
+        foreach (Entry entry in _services)
         {
-            var vip = service.VipEndPoint;
+            var (service, vip) = (entry.Service, entry.Vip);
             if (authority.Port != vip.Port)
             {
                 continue;
@@ -27,21 +29,29 @@ public sealed class WaypointRouter(WaypointConfig config)
 
             if (authority.Address is { } address && address.Equals(vip.Address))
             {
-                return new WaypointRoute(service, Next(service), EastWest: false);
+                return new WaypointRoute(service, entry.Next(), EastWest: false);
             }
 
             if (authority.Address is null && string.Equals(authority.Host, service.Hostname, StringComparison.OrdinalIgnoreCase))
             {
-                return new WaypointRoute(service, Next(service), EastWest: true);
+                return new WaypointRoute(service, entry.Next(), EastWest: true);
             }
         }
 
         return null;
     }
 
-    // Round-robin over the service's pods.
-    private static WaypointEndpoint Next(WaypointService service) =>
-        service.Endpoints[(Interlocked.Increment(ref service.NextIndex) & int.MaxValue) % service.Endpoints.Count];
+    /// <summary>A service with its parsed VIP and its round-robin position over its pods.</summary>
+    private sealed class Entry(WaypointService service, IPEndPoint vip)
+    {
+        private int _next = -1;
+
+        public WaypointService Service { get; } = service;
+
+        public IPEndPoint Vip { get; } = vip;
+
+        public WaypointEndpoint Next() => Service.Endpoints[(Interlocked.Increment(ref _next) & int.MaxValue) % Service.Endpoints.Count];
+    }
 }
 
 /// <summary>A decision: the service, the pod chosen, and whether the tunnel is spliced (east-west) or re-originated (waypoint).</summary>
