@@ -65,6 +65,12 @@ for path in files:
     passed += count("passed")
     failed += count("failed") + count("error") + count("timeout") + count("aborted")
     skipped += count("notExecuted")
+# Name each failed test with the first line of its message, so a CI log that keeps only its tail still says what failed.
+for path in files:
+    for result in ET.parse(path).iter():
+        if result.tag.endswith("UnitTestResult") and result.get("outcome") not in ("Passed", "NotExecuted"):
+            message = next((e.text or "" for e in result.iter() if e.tag.endswith("Message")), "")
+            print(f"FAILED {result.get('testName')}: {message.strip().splitlines()[0] if message.strip() else '(no message)'}"[:400])
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 sys.exit(1 if failed else 0)
 PY
