@@ -90,7 +90,7 @@ await using (host)
                 Stats = new IPEndPoint(IPAddress.Any, config.StatsPort),
                 Readiness = new IPEndPoint(IPAddress.Any, config.ReadinessPort),
                 Snapshot = () => host.Store.Current,
-                Pods = host.Pods.Describe,
+                Pods = () => [.. host.Pods.Pods.Select(EnrolledPod.From)],
                 Certificates = () => host.Certificates,
                 Xds = () => host.Xds,
                 WriteMetrics = exporter.WriteTo,

@@ -24,17 +24,8 @@ public sealed class HboneForwarder : IHboneConnectHandler
     public async ValueTask HandleAsync(HboneConnectContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var authority = context.Authority;
-        if (_options.RequireAuthorityMatchesLocalAddress && authority.Address is { } target && context.LocalEndPoint is { } local
-            && !Normalize(target).Equals(Normalize(local.Address)))
+        if (!await CheckTargetAsync(context).ConfigureAwait(false))
         {
-            await context.RejectAsync(HboneErrorReason.AuthorityIpMismatch, "ip mismatch").ConfigureAwait(false);
-            return;
-        }
-
-        if (_options.RefusedPorts.Contains(authority.Port))
-        {
-            await context.RejectAsync(HboneErrorReason.ProxyPortTarget, $"target port {authority.Port} is a proxy port").ConfigureAwait(false);
             return;
         }
 
@@ -47,18 +38,58 @@ public sealed class HboneForwarder : IHboneConnectHandler
         var endPoint = await ResolveAsync(context).ConfigureAwait(false);
         if (endPoint is null)
         {
-            await context.RejectAsync(HboneErrorReason.DestinationNotFound, $"cannot resolve {authority.Host}").ConfigureAwait(false);
+            await context.RejectAsync(HboneErrorReason.DestinationNotFound, $"cannot resolve {context.Authority.Host}").ConfigureAwait(false);
             return;
         }
 
-        using var upstream = await ConnectAsync(context, endPoint).ConfigureAwait(false);
-        if (upstream is null)
+        var upstream = _options.CreateSocket?.Invoke(context, endPoint) ?? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await ConnectAndRelayAsync(context, upstream, endPoint).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The target checks, in ztunnel's order: the authority IP must be the local address when
+    /// <see cref="HboneForwarderOptions.RequireAuthorityMatchesLocalAddress"/> is set (else 400), and the port must not
+    /// be one of <see cref="HboneForwarderOptions.RefusedPorts"/> (else 503). Answers the CONNECT and returns false
+    /// when a check fails, so a handler with its own authorization step can run them first.
+    /// </summary>
+    public async ValueTask<bool> CheckTargetAsync(HboneConnectContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var authority = context.Authority;
+        if (_options.RequireAuthorityMatchesLocalAddress && authority.Address is { } target && context.LocalEndPoint is { } local
+            && !Normalize(target).Equals(Normalize(local.Address)))
+        {
+            await context.RejectAsync(HboneErrorReason.AuthorityIpMismatch, "ip mismatch").ConfigureAwait(false);
+            return false;
+        }
+
+        if (_options.RefusedPorts.Contains(authority.Port))
+        {
+            await context.RejectAsync(HboneErrorReason.ProxyPortTarget, $"target port {authority.Port} is a proxy port").ConfigureAwait(false);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Connects <paramref name="upstream"/> (which this method owns and disposes) to <paramref name="endPoint"/> within
+    /// <see cref="HboneForwarderOptions.ConnectTimeout"/>, answers 200 only once connected (503/504-style rejections
+    /// otherwise), then copies both ways until the tunnel ends and records the outcome on <paramref name="context"/>.
+    /// </summary>
+    public async ValueTask ConnectAndRelayAsync(HboneConnectContext context, Socket upstream, IPEndPoint endPoint)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(upstream);
+        ArgumentNullException.ThrowIfNull(endPoint);
+        using var socket = upstream;
+        if (!await ConnectAsync(context, socket, endPoint).ConfigureAwait(false))
         {
             return;
         }
 
         var tunnel = await context.AcceptAsync(context.Aborted).ConfigureAwait(false);
-        var outcome = await tunnel.CopyToAsync(upstream).ConfigureAwait(false);
+        var outcome = await tunnel.CopyToAsync(socket).ConfigureAwait(false);
         context.SetOutcome(outcome, outcome == TunnelOutcome.Completed ? null : outcome.ToString());
     }
 
@@ -83,34 +114,30 @@ public sealed class HboneForwarder : IHboneConnectHandler
         }
     }
 
-    private async ValueTask<Socket?> ConnectAsync(HboneConnectContext context, IPEndPoint endPoint)
+    private async ValueTask<bool> ConnectAsync(HboneConnectContext context, Socket socket, IPEndPoint endPoint)
     {
-        var socket = _options.CreateSocket?.Invoke(context, endPoint) ?? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         socket.NoDelay = true;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.Aborted);
         timeout.CancelAfter(_options.ConnectTimeout);
         try
         {
             await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
-            return socket;
+            return true;
         }
         catch (OperationCanceledException) when (!context.Aborted.IsCancellationRequested)
         {
-            socket.Dispose();
             await context.RejectAsync(HboneErrorReason.UpstreamConnectTimeout, $"connect to {endPoint} timed out").ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
-            socket.Dispose();
             await context.RejectAsync(HboneErrorReason.UpstreamConnectFailed, $"connect to {endPoint} failed: {ex.SocketErrorCode}").ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            socket.Dispose();
             await context.RejectAsync(StatusCodes.Status503ServiceUnavailable, "the peer went away during the upstream connect").ConfigureAwait(false);
         }
 
-        return null;
+        return false;
     }
 
     private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;

@@ -1,5 +1,6 @@
 using System.Net;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Xds;
 
 namespace Hbone.Ztunnel.Admin;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Hbone.Istio.Ca;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Xds;
 
 namespace Hbone.Ztunnel.Admin;
 

@@ -136,7 +136,7 @@ public sealed record ZtunnelConfig
     /// <summary>How long an outbound connection from a pod unknown to the config waits for it before it is refused (<c>WORKLOAD_WAIT_TIMEOUT</c>).</summary>
     public TimeSpan WorkloadWaitTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The <c>SO_MARK</c> on sockets opened in pods (<c>PROXY_SOCKET_MARK</c>); 0 turns marking off, which only loop tests do.</summary>
+    /// <summary>The <c>SO_MARK</c> on sockets opened in pods (ztunnel's <c>PACKET_MARK</c>, 1337 in in-pod mode): the in-pod rules let packets with this mark through uncaptured.</summary>
     public int SocketMark { get; init; } = 0x539;
 
     /// <summary>The ports of this proxy; a connection addressed to one of them is never forwarded (loop prevention).</summary>
@@ -223,7 +223,7 @@ public sealed record ZtunnelConfig
             ProxyMetadataJson = r.Prefixed("ISTIO_METAJSON_"),
             JsonLogs = string.Equals(r.String("LOG_FORMAT"), "json", StringComparison.OrdinalIgnoreCase),
             WorkloadWaitTimeout = r.Duration("WORKLOAD_WAIT_TIMEOUT", d.WorkloadWaitTimeout),
-            SocketMark = r.Int("PROXY_SOCKET_MARK", 0, int.MaxValue) ?? d.SocketMark,
+            SocketMark = r.Int("PACKET_MARK", 1, int.MaxValue) ?? d.SocketMark,
         };
     }
 

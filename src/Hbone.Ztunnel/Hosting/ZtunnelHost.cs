@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using Hbone.Client;
 using Hbone.Kestrel;
-using Hbone.Ztunnel.Admin;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Identity;
 using Hbone.Ztunnel.Proxy;

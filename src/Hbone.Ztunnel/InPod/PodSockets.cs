@@ -5,7 +5,7 @@ namespace Hbone.Ztunnel.InPod;
 
 /// <summary>Creates the sockets of one pod's proxy inside that pod's network namespace, each marked so it is never captured again.</summary>
 /// <param name="netns">The thread living in the pod's namespace.</param>
-/// <param name="mark">The <c>SO_MARK</c> put on every socket; 0 leaves sockets unmarked (only for loop tests).</param>
+/// <param name="mark">The <c>SO_MARK</c> put on every socket (<c>PACKET_MARK</c>).</param>
 internal sealed class PodSockets(NetnsExecutor netns, int mark)
 {
     private const int Backlog = 1024;
@@ -133,11 +133,5 @@ internal sealed class PodSockets(NetnsExecutor netns, int mark)
         }
     });
 
-    private void Mark(Socket socket)
-    {
-        if (mark != 0)
-        {
-            SocketOptions.SetMark(socket, mark);
-        }
-    }
+    private void Mark(Socket socket) => SocketOptions.SetMark(socket, mark);
 }

@@ -8,27 +8,19 @@ using Microsoft.Extensions.Options;
 namespace Hbone.Ztunnel.Proxy;
 
 /// <summary>
-/// The destination side over HBONE (a pod's 15008): finds the pod the connection arrived for (503 if none), then lets
-/// an <see cref="HboneForwarder"/> run ztunnel's checks (authority IP 400, proxy ports 503, policy 401) and connect to
-/// the app with the client's address, while the tunnel is tracked for late rejection and reported when it ends.
+/// The destination side over HBONE (a pod's 15008), in ztunnel's order: find the pod the connection arrived for (503
+/// if none), check the target (authority IP 400, proxy ports 503), authorize by the peer's identity (401), then connect
+/// to the app with the client's address and relay, while the tunnel is tracked for late rejection and reported when it ends.
 /// </summary>
 internal sealed class InboundHboneHandler : IHboneConnectHandler
 {
-    private const string OpenedKey = "hbone.ztunnel.opened";
-    private const string DeniedKey = "hbone.ztunnel.denied";
-
     private readonly ProxyContext _context;
     private readonly HboneForwarder _forwarder;
 
     public InboundHboneHandler(ProxyContext context)
     {
         _context = context;
-        var options = new HboneForwarderOptions
-        {
-            RequireAuthorityMatchesLocalAddress = true,
-            Authorize = Authorize,
-            CreateSocket = CreateSocket,
-        };
+        var options = new HboneForwarderOptions { RequireAuthorityMatchesLocalAddress = true };
         foreach (var port in context.ProxyPorts)
         {
             options.RefusedPorts.Add(port);
@@ -64,18 +56,36 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             return;
         }
 
-        connect.Items[typeof(PodProxy)] = pod;
-        connect.Items[typeof(ConnectionReport)] = report;
+        LiveConnection? live = null;
+        string? denied = null;
+        var opened = false;
         try
         {
-            await _forwarder.HandleAsync(connect).ConfigureAwait(false);
+            if (!await _forwarder.CheckTargetAsync(connect).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            var target = connect.Authority.ToIPEndPoint();
+            (live, denied) = Authorize(connect, pod, target);
+            if (live is null || target is null)
+            {
+                await connect.RejectAsync(HboneErrorReason.Unauthorized, $"{connect.PeerIdentity} is not allowed").ConfigureAwait(false);
+                return;
+            }
+
+            var upstream = CreateSocket(connect, pod);
+
+            // Every check passed: the connection opens here, before the connect to the app.
+            _context.Reporter.Opened(report);
+            opened = true;
+            await _forwarder.ConnectAndRelayAsync(connect, upstream, target).ConfigureAwait(false);
         }
         finally
         {
-            var connection = connect.Items.TryGetValue(typeof(LiveConnection), out var live) ? live as LiveConnection : null;
-            if (connection is not null)
+            if (live is not null)
             {
-                pod.Untrack(connection);
+                pod.Connections.Untrack(live);
             }
 
             var tunnel = connect.Tunnel;
@@ -84,37 +94,30 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
                 Status = connect.StatusCode,
                 BytesSent = tunnel?.BytesFromPeer ?? 0,
                 BytesReceived = tunnel?.BytesToPeer ?? 0,
-                Error = connection?.AbortReason ?? (connect.Items.TryGetValue(DeniedKey, out var denied) ? denied as string : null) ?? connect.RejectReason ?? connect.OutcomeError,
+                Error = live?.AbortReason ?? denied ?? connect.RejectReason ?? connect.OutcomeError,
                 Duration = Stopwatch.GetElapsedTime(started),
-            }, opened: connect.Items.ContainsKey(OpenedKey));
+            }, opened);
         }
     }
 
-    private ValueTask<bool> Authorize(HboneConnectContext connect)
+    /// <summary>The L4 decision by the peer's certificate identity: the tracked live connection when allowed, else why not.</summary>
+    private (LiveConnection? Live, string? Denied) Authorize(HboneConnectContext connect, PodProxy pod, IPEndPoint? target)
     {
-        var pod = (PodProxy)connect.Items[typeof(PodProxy)]!;
-        var target = connect.Authority.ToIPEndPoint();
-        if (target is null || connect.RemoteEndPoint is not { } remote || pod.PolicyFor(_context.Store.Current) is not { } policy)
+        if (target is null || connect.RemoteEndPoint is not { } remote || pod.Policy.For(_context.Store.Current) is not { } policy)
         {
-            return ValueTask.FromResult(false);
+            return (null, null);
         }
 
         // Identity comes from the peer certificate only; the source address is the TCP peer, never a header.
         var attributes = new ConnectionAttributes(connect.PeerIdentity, remote.Address, target.Address, target.Port, policy.Policies.Workload);
         var decision = policy.Authorize(attributes);
-        if (!decision.Allowed)
-        {
-            connect.Items[DeniedKey] = $"{connect.PeerIdentity} denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}";
-            return ValueTask.FromResult(false);
-        }
-
-        connect.Items[typeof(LiveConnection)] = pod.Track(attributes, connect.Abort);
-        return ValueTask.FromResult(true);
+        return decision.Allowed
+            ? (pod.Connections.Track(attributes, connect.Abort), null)
+            : (null, $"{connect.PeerIdentity} denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}");
     }
 
-    private Socket CreateSocket(HboneConnectContext connect, IPEndPoint upstream)
+    private Socket CreateSocket(HboneConnectContext connect, PodProxy pod)
     {
-        var pod = (PodProxy)connect.Items[typeof(PodProxy)]!;
         var peer = connect.RemoteEndPoint?.Address ?? throw new SocketException((int)SocketError.AddressNotAvailable);
 
         // The TCP peer is the client, as in ztunnel; only the destination's own waypoint, proven by its certificate,
@@ -123,11 +126,6 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             && _context.Store.Current.IsWaypointOf(workload, connect.PeerIdentity)
             ? forwarded.Address
             : peer;
-        var socket = pod.Sockets.Spoofed(client);
-
-        // The forwarder asks for the upstream socket only after every check passed: the connection opens here.
-        _context.Reporter.Opened((ConnectionReport)connect.Items[typeof(ConnectionReport)]!);
-        connect.Items[OpenedKey] = true;
-        return socket;
+        return pod.Sockets.Spoofed(client);
     }
 }

@@ -40,7 +40,7 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
                 return;
             }
 
-            connection = pod.Track(attributes);
+            connection = pod.Connections.Track(attributes);
             context.Reporter.Opened(report);
             using var upstream = pod.Sockets.Spoofed(source!.Address);
             try
@@ -65,7 +65,7 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
         {
             if (connection is not null)
             {
-                pod.Untrack(connection);
+                pod.Connections.Untrack(connection);
             }
 
             downstream.Dispose();
@@ -86,7 +86,7 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
             return $"destination {destination} is this proxy (SelfCall)";
         }
 
-        if (pod.PolicyFor(snapshot) is not { } policy)
+        if (pod.Policy.For(snapshot) is not { } policy)
         {
             return $"the pod {pod.Uid} is not in the config";
         }

@@ -40,7 +40,7 @@ internal sealed class OutboundProxy(ProxyContext context)
         var started = Stopwatch.GetTimestamp();
         var source = downstream.RemoteEndPoint as IPEndPoint;
         var report = new ConnectionReport { Inbound = false, Source = source, Destination = target, Live = new LiveBytes() };
-        var connection = pod.Track(null);
+        var connection = pod.Connections.Track(null);
         var opened = false;
         try
         {
@@ -85,7 +85,7 @@ internal sealed class OutboundProxy(ProxyContext context)
         }
         finally
         {
-            pod.Untrack(connection);
+            pod.Connections.Untrack(connection);
             downstream.Dispose();
             context.Reporter.Report(report with { Duration = Stopwatch.GetElapsedTime(started), Error = report.Error ?? connection.AbortReason }, opened);
         }

@@ -8,36 +8,26 @@ using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.Policy;
 using Hbone.Ztunnel.State;
 using Hbone.Ztunnel.Zds;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
 namespace Hbone.Ztunnel.Proxy;
 
 /// <summary>
-/// The proxy of one enrolled pod: its capture listeners live inside the pod's network namespace (15001 outbound,
-/// 15006 plaintext inbound, 15008 HBONE inbound, 127.0.0.1:15080 SOCKS5, the DNS proxy on 127.0.0.1:15053) and every
-/// connection through them is tracked.
+/// The proxy of one enrolled pod: its capture listeners inside the pod's network namespace (15001 outbound, 15006
+/// plaintext inbound, 15008 HBONE inbound, 127.0.0.1:15080 SOCKS5, the DNS proxy on 127.0.0.1:15053), its live
+/// connections and its policy; it starts them together and drains them together.
 /// </summary>
 internal sealed partial class PodProxy : IAsyncDisposable
 {
     private readonly ProxyContext _context;
     private readonly SafeFileHandle _netns;
     private readonly NetnsExecutor _executor;
-    private readonly List<Socket> _listeners = [];
-    private readonly List<Task> _acceptLoops = [];
-    private readonly ConcurrentDictionary<LiveConnection, byte> _connections = new();
+    private readonly PodListeners _listeners;
     private readonly ConcurrentDictionary<int, byte> _ownPorts = new();
-    private readonly ConcurrentDictionary<ConnectionContext, byte> _hboneConnections = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Lock _policyGate = new();
-    private PolicyEngine? _policy;
-    private WorkloadSnapshot? _policySnapshot;
-    private bool _policyPresent;
     private readonly ILogger _logger;
     private readonly List<PodDnsServer> _dns = [];
-    private TaskCompletionSource _untracked = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public PodProxy(string uid, WorkloadInfo info, SafeFileHandle netns, ProxyContext context)
     {
@@ -47,6 +37,8 @@ internal sealed partial class PodProxy : IAsyncDisposable
         _context = context;
         _executor = new NetnsExecutor(netns, $"{info.Namespace}/{info.Name}");
         Sockets = new PodSockets(_executor, context.Config.SocketMark);
+        Policy = new PodPolicy(uid);
+        _listeners = new PodListeners(Sockets, () => Draining);
         _logger = context.LoggerFactory.CreateLogger<PodProxy>();
     }
 
@@ -55,6 +47,12 @@ internal sealed partial class PodProxy : IAsyncDisposable
     public WorkloadInfo Info { get; }
 
     public PodSockets Sockets { get; }
+
+    /// <summary>The pod's live connections.</summary>
+    public ConnectionManager Connections { get; } = new();
+
+    /// <summary>The pod's L4 authorization, per config snapshot.</summary>
+    public PodPolicy Policy { get; }
 
     /// <summary>True once a drain started: the pod takes no new connections.</summary>
     public bool Draining => _stopping.IsCancellationRequested;
@@ -68,18 +66,16 @@ internal sealed partial class PodProxy : IAsyncDisposable
     /// <summary>The pod's first address of <paramref name="family"/> in the current config (a dual-stack pod has one of each).</summary>
     public IPAddress? AddressOf(AddressFamily family) => Workload?.WorkloadIps.FirstOrDefault(ip => ip.AddressFamily == family);
 
-    public int ConnectionCount => _connections.Count;
-
     /// <summary>Opens the listeners in the pod's namespace and starts accepting.</summary>
     public void Start()
     {
         var config = _context.Config;
         try
         {
-            Listen(new IPEndPoint(IPAddress.Any, config.OutboundPort), transparent: true, socket => _ = _context.Outbound.HandleAsync(this, socket));
-            Listen(new IPEndPoint(IPAddress.Any, config.InboundPlaintextPort), transparent: true, socket => _ = _context.InboundPlaintext.HandleAsync(this, socket));
-            Listen(new IPEndPoint(IPAddress.Any, config.InboundPort), transparent: true, socket => HandOverToKestrel(socket));
-            Listen(new IPEndPoint(IPAddress.Loopback, config.Socks5Port), transparent: false, socket => _ = _context.Socks5.HandleAsync(this, socket));
+            _listeners.Listen(new IPEndPoint(IPAddress.Any, config.OutboundPort), transparent: true, socket => _ = _context.Outbound.HandleAsync(this, socket));
+            _listeners.Listen(new IPEndPoint(IPAddress.Any, config.InboundPlaintextPort), transparent: true, socket => _ = _context.InboundPlaintext.HandleAsync(this, socket));
+            _listeners.Listen(new IPEndPoint(IPAddress.Any, config.InboundPort), transparent: true, HandOverToKestrel);
+            _listeners.Listen(new IPEndPoint(IPAddress.Loopback, config.Socks5Port), transparent: false, socket => _ = _context.Socks5.HandleAsync(this, socket));
             if (_context.Dns is { } dns)
             {
                 _dns.Add(new PodDnsServer(Sockets, config.DnsProxyAddress, () => Workload, dns));
@@ -88,9 +84,9 @@ internal sealed partial class PodProxy : IAsyncDisposable
             // The IPv6 twins, where the pod's namespace has IPv6 (dual-stack capture: the ip6tables rules send here).
             if (Sockets.SupportsIPv6())
             {
-                Listen(new IPEndPoint(IPAddress.IPv6Any, config.OutboundPort), transparent: true, socket => _ = _context.Outbound.HandleAsync(this, socket));
-                Listen(new IPEndPoint(IPAddress.IPv6Any, config.InboundPlaintextPort), transparent: true, socket => _ = _context.InboundPlaintext.HandleAsync(this, socket));
-                Listen(new IPEndPoint(IPAddress.IPv6Any, config.InboundPort), transparent: true, socket => HandOverToKestrel(socket));
+                _listeners.Listen(new IPEndPoint(IPAddress.IPv6Any, config.OutboundPort), transparent: true, socket => _ = _context.Outbound.HandleAsync(this, socket));
+                _listeners.Listen(new IPEndPoint(IPAddress.IPv6Any, config.InboundPlaintextPort), transparent: true, socket => _ = _context.InboundPlaintext.HandleAsync(this, socket));
+                _listeners.Listen(new IPEndPoint(IPAddress.IPv6Any, config.InboundPort), transparent: true, HandOverToKestrel);
                 if (_context.Dns is { } dns6 && IPAddress.IsLoopback(config.DnsProxyAddress.Address))
                 {
                     _dns.Add(new PodDnsServer(Sockets, new IPEndPoint(IPAddress.IPv6Loopback, config.DnsProxyAddress.Port), () => Workload, dns6));
@@ -99,7 +95,7 @@ internal sealed partial class PodProxy : IAsyncDisposable
         }
         catch
         {
-            CloseListeners();
+            _listeners.Close();
             foreach (PodDnsServer dns in _dns)
             {
                 _ = dns.DisposeAsync(); // closes its sockets before it returns
@@ -109,88 +105,8 @@ internal sealed partial class PodProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// The L4 authorization of this pod's workload, with the policies of <paramref name="snapshot"/> (the set is
-    /// rebuilt once per snapshot); null when the workload is not in it.
-    /// </summary>
-    public PolicyEngine? PolicyFor(WorkloadSnapshot snapshot)
-    {
-        lock (_policyGate)
-        {
-            if (!ReferenceEquals(_policySnapshot, snapshot))
-            {
-                _policySnapshot = snapshot;
-                var set = snapshot.FindWorkloadByUid(Uid) is { } workload
-                    ? PolicySet.Create(new DestinationWorkload(workload.Namespace, workload.Name, workload.Labels, workload.AuthorizationPolicies), snapshot.Config.Policies, snapshot.MissingPolicies(workload))
-                    : null;
-                if (set is not null)
-                {
-                    if (_policy is null)
-                    {
-                        _policy = new PolicyEngine(set);
-                    }
-                    else
-                    {
-                        _policy.Update(set);
-                    }
-                }
-
-                _policyPresent = set is not null;
-            }
-
-            return _policyPresent ? _policy : null;
-        }
-    }
-
-    public LiveConnection Track(ConnectionAttributes? attributes, Action? onAbort = null)
-    {
-        var connection = new LiveConnection(attributes, onAbort);
-        _connections.TryAdd(connection, 0);
-        if (Draining)
-        {
-            connection.Abort("the pod is draining");
-        }
-
-        return connection;
-    }
-
-    public void Untrack(LiveConnection connection)
-    {
-        connection.Complete();
-        _connections.TryRemove(connection, out _);
-        Interlocked.Exchange(ref _untracked, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-    }
-
-    /// <summary>Closes the live inbound connections that <paramref name="snapshot"/> no longer allows (late rejection) or whose workload is gone.</summary>
-    public int Recheck(WorkloadSnapshot snapshot)
-    {
-        var live = new Dictionary<ConnectionAttributes, LiveConnection>(ReferenceEqualityComparer.Instance);
-        foreach (var connection in _connections.Keys)
-        {
-            if (connection.Attributes is { } attributes)
-            {
-                live[attributes] = connection;
-            }
-        }
-
-        if (PolicyFor(snapshot) is not { } policy)
-        {
-            foreach (var connection in live.Values)
-            {
-                connection.Abort("the destination workload was removed");
-            }
-
-            return live.Count;
-        }
-
-        var denied = policy.Recheck(live.Keys);
-        foreach (var attributes in denied)
-        {
-            live[attributes].Abort($"denied after a policy change: {policy.Authorize(attributes).Reason}");
-        }
-
-        return denied.Count;
-    }
+    /// <summary>Closes the live inbound connections that the current config no longer allows (late rejection) or whose workload is gone.</summary>
+    public int Recheck(WorkloadSnapshot snapshot) => Connections.Recheck(Policy.For(snapshot));
 
     /// <summary>Remembers a local port of a socket this proxy opened without going through HBONE, to spot it coming back (a loop).</summary>
     public void AddOwnPort(int port) => _ownPorts.TryAdd(port, 0);
@@ -201,9 +117,9 @@ internal sealed partial class PodProxy : IAsyncDisposable
     public bool IsOwnConnection(IPEndPoint peer) => _ownPorts.ContainsKey(peer.Port) && Workload?.WorkloadIps.Contains(peer.Address) != false;
 
     /// <summary>
-    /// Refuses new connections (accepted and reset at once, so clients fail fast instead of waiting on dropped
-    /// SYNs), sends GOAWAY on the pod's inbound HBONE connections and drains its pooled outbound ones, lets open
-    /// tunnels run until <paramref name="deadline"/>, then closes the rest and the listeners.
+    /// Refuses new connections (accepted and reset at once), sends GOAWAY on the pod's inbound HBONE connections and
+    /// drains its pooled outbound ones, lets open tunnels run until <paramref name="deadline"/>, then closes the rest
+    /// and the listeners.
     /// </summary>
     public async Task DrainAsync(TimeSpan deadline)
     {
@@ -211,52 +127,26 @@ internal sealed partial class PodProxy : IAsyncDisposable
         using var timeout = new CancellationTokenSource(deadline);
 
         // Peers learn at once that no new stream may start here; their open tunnels carry on.
-        int goAways = 0;
-        foreach (var hbone in _hboneConnections.Keys)
-        {
-            if (hbone.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime)
-            {
-                lifetime.RequestClose();
-                goAways++;
-            }
-        }
-
+        var goAways = Connections.StartDraining();
         using var graceOver = new CancellationTokenSource();
         Task outbound = _context.Client is { } client && Workload is { } workload
             ? Task.WhenAll(workload.WorkloadIps.Select(ip => client.DrainConnectionsAsync(ip, graceOver.Token)))
             : Task.CompletedTask;
         LogDraining(_logger, Uid, goAways, deadline.TotalSeconds);
-        while (!timeout.IsCancellationRequested)
-        {
-            var untracked = Volatile.Read(ref _untracked).Task;
-            if (_connections.IsEmpty)
-            {
-                break;
-            }
-
-            await untracked.WaitAsync(timeout.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        foreach (var connection in _connections.Keys)
-        {
-            connection.Abort("drain deadline reached");
-        }
+        await Connections.WaitUntilEmptyAsync(timeout.Token).ConfigureAwait(false);
+        Connections.AbortAll("drain deadline reached");
 
         // What is still open now only carries tunnels that were just aborted.
         await graceOver.CancelAsync().ConfigureAwait(false);
         await outbound.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        foreach (var hbone in _hboneConnections.Keys)
-        {
-            hbone.Abort(new ConnectionAbortedException("the pod was removed"));
-        }
-
-        CloseListeners();
+        Connections.AbortHbone("the pod was removed");
+        _listeners.Close();
         foreach (PodDnsServer dns in _dns)
         {
             await dns.DisposeAsync().ConfigureAwait(false);
         }
 
-        await Task.WhenAll(_acceptLoops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _listeners.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public async ValueTask DisposeAsync()
@@ -272,55 +162,9 @@ internal sealed partial class PodProxy : IAsyncDisposable
 
     private void HandOverToKestrel(Socket socket)
     {
-        if (!_context.InboundTransport.TryEnqueue(socket, Adopt))
+        if (!_context.InboundTransport.TryEnqueue(socket, Connections.AdoptHbone))
         {
             TunnelRelay.Reset(socket);
-        }
-    }
-
-    private void Adopt(ConnectionContext connection)
-    {
-        _hboneConnections.TryAdd(connection, 0);
-        connection.ConnectionClosed.Register(() => _hboneConnections.TryRemove(connection, out _));
-    }
-
-    private void Listen(IPEndPoint endPoint, bool transparent, Action<Socket> handle)
-    {
-        var listener = Sockets.Listen(endPoint, transparent);
-        _listeners.Add(listener);
-        _acceptLoops.Add(AcceptLoopAsync(listener, handle));
-    }
-
-    private async Task AcceptLoopAsync(Socket listener, Action<Socket> handle)
-    {
-        while (true)
-        {
-            Socket accepted;
-            try
-            {
-                accepted = await listener.AcceptAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            if (Draining)
-            {
-                TunnelRelay.Reset(accepted);
-                continue;
-            }
-
-            accepted.NoDelay = true;
-            handle(accepted);
-        }
-    }
-
-    private void CloseListeners()
-    {
-        foreach (var listener in _listeners)
-        {
-            listener.Dispose();
         }
     }
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Hbone.Ztunnel.Admin;
 using Hbone.Ztunnel.Zds;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
@@ -22,36 +21,11 @@ internal sealed partial class PodRegistry(ILogger<PodRegistry> logger) : IZdsWor
 
     public IReadOnlyList<PodProxy> Pods => [.. _pods.Values];
 
-    /// <summary>The pods as the admin endpoint shows them.</summary>
-    public IReadOnlyList<EnrolledPod> Describe()
-    {
-        var pods = new List<EnrolledPod>(_pods.Count);
-        foreach (var pod in _pods.Values)
-        {
-            var addresses = pod.Workload?.WorkloadIps.Select(static ip => ip.ToString()).ToArray() ?? [];
-            pods.Add(new EnrolledPod(pod.Uid, pod.Info.Name, pod.Info.Namespace, pod.Info.ServiceAccount, pod.Draining ? "Draining" : "Up", addresses));
-        }
-
-        return pods;
-    }
-
-    /// <summary>The pod whose workload has <paramref name="address"/> in the current config.</summary>
+    /// <summary>The enrolled pod whose workload has <paramref name="address"/> on this node's network: the config's address index, then the uid.</summary>
     public PodProxy? FindByAddress(IPAddress address)
     {
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        foreach (var pod in _pods.Values)
-        {
-            if (pod.Workload?.WorkloadIps.Contains(address) == true)
-            {
-                return pod;
-            }
-        }
-
-        return null;
+        var store = _context!.Store;
+        return store.FindWorkload(store.Network, address) is { } workload ? _pods.GetValueOrDefault(workload.Uid) : null;
     }
 
     public string? OnAdd(string uid, WorkloadInfo info, SafeFileHandle netns)

@@ -1,5 +1,4 @@
 using Hbone.Istio.ControlPlane;
-using Hbone.Ztunnel.Admin;
 using Hbone.Istio.Xds;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.State;

@@ -1,4 +1,4 @@
-namespace Hbone.Ztunnel.Admin;
+namespace Hbone.Ztunnel.Xds;
 
 /// <summary>The xDS stream as <c>/config_dump</c> shows it, when the ztunnel takes its config from istiod.</summary>
 /// <param name="Address">istiod's xDS address.</param>

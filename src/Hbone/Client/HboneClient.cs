@@ -34,6 +34,12 @@ public sealed partial class HboneClient : IAsyncDisposable
 
     /// <summary>Creates a client; <paramref name="options"/> are validated here.</summary>
     public HboneClient(HboneClientOptions options, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+        : this(options, loggerFactory, meterFactory, firstStreamId: 1)
+    {
+    }
+
+    /// <summary>A client whose new connections start at <paramref name="firstStreamId"/>: how stream-id exhaustion is reached without 2^30 streams.</summary>
+    internal HboneClient(HboneClientOptions options, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, int firstStreamId)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -53,12 +59,9 @@ public sealed partial class HboneClient : IAsyncDisposable
             KeepAlivePingDelay = options.KeepAlivePingDelay,
             KeepAlivePingTimeout = options.KeepAlivePingTimeout,
             TimeProvider = options.TimeProvider,
-            FirstStreamId = FirstStreamIdForTests,
+            FirstStreamId = firstStreamId,
         };
     }
-
-    /// <summary>Test hook (H2-16): the first stream id of new connections.</summary>
-    internal static int FirstStreamIdForTests { get; set; } = 1;
 
     internal HboneConnectionPool Pool => _pool;
 

@@ -14,14 +14,14 @@ internal static class ClientFixture
     /// <summary>The default deadline of one wait in these tests.</summary>
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
-    public static HboneClient CreateClient(Action<HboneClientOptions>? configure = null, Svid? source = null)
+    public static HboneClient CreateClient(Action<HboneClientOptions>? configure = null, Svid? source = null, int firstStreamId = 1)
     {
         var options = new HboneClientOptions
         {
             Certificate = new InMemoryCertificateSource(source ?? TestPki.Shared.Client, TestPki.Shared.Ca.TrustBundle),
         };
         configure?.Invoke(options);
-        return new HboneClient(options);
+        return new HboneClient(options, loggerFactory: null, meterFactory: null, firstStreamId);
     }
 
     public static HboneRequest Request(IPEndPoint server, IPEndPoint target, params SpiffeId[] expected) => new()

@@ -4,7 +4,6 @@ using Hbone.Client.Tests.Infrastructure;
 namespace Hbone.Client.Tests.Pool;
 
 /// <summary>H2-16: a connection running out of stream ids retires; the pool moves on transparently.</summary>
-[Collection(GlobalHookCollection.Name)]
 public sealed class StreamIdExhaustionTests
 {
     private static readonly IPEndPoint Target = new(IPAddress.Parse("10.244.0.9"), 8080);
@@ -14,18 +13,7 @@ public sealed class StreamIdExhaustionTests
     public async Task H216_stream_ids_near_2pow31_retire_the_connection_and_the_next_tunnel_uses_a_new_one()
     {
         await using var server = await RecordingEchoServer.StartAsync();
-        Hbone.Client.HboneClient client;
-        Hbone.Client.HboneClient.FirstStreamIdForTests = int.MaxValue - 4;
-        try
-        {
-            client = ClientFixture.CreateClient();
-        }
-        finally
-        {
-            Hbone.Client.HboneClient.FirstStreamIdForTests = 1;
-        }
-
-        await using (client)
+        await using (var client = ClientFixture.CreateClient(firstStreamId: int.MaxValue - 4))
         {
             // Ids 2^31-5, 2^31-3 and 2^31-1 (the largest valid one) fit on the first connection; the fourth cannot.
             var connections = new List<Hbone.Http2.Http2ClientConnection>();

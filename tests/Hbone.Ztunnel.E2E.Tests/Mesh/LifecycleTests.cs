@@ -231,14 +231,15 @@ public sealed class LifecycleTests
 
     [Fact]
     [Trait("case", "INT-03")]
-    public async Task INT_03_without_the_socket_mark_a_passthrough_connection_is_a_SelfCall_not_a_loop_and_with_it_one_hop()
+    public async Task INT_03_with_a_mark_the_in_pod_rules_do_not_skip_a_passthrough_connection_is_a_SelfCall_not_a_loop_and_with_the_right_one_one_hop()
     {
         await using var lab = await MeshLab.UpAsync();
         var destination = new IPEndPoint(lab.NodeB.Ip, 18080);
         var listener = lab.Track(await EchoApp.StartAsync(lab.NodeB.NetnsPath, destination));
         var mesh = await LifecycleMesh.StartAsync(lab, Deadline, new Dictionary<string, IReadOnlyDictionary<string, string?>>
         {
-            ["node-a"] = new Dictionary<string, string?> { ["PROXY_SOCKET_MARK"] = "0" },
+            // A misconfigured mark (not the 1337 the rules let through): the proxy's own connection is captured again.
+            ["node-a"] = new Dictionary<string, string?> { ["PACKET_MARK"] = "7" },
         });
         var toDestination = $"dst.addr={destination}";
 

@@ -3,6 +3,7 @@ using Hbone.Identity;
 using Hbone.Ztunnel.Admin;
 using Hbone.Ztunnel.Identity;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Xds;
 
 namespace Hbone.Ztunnel.Tests.Admin;
 

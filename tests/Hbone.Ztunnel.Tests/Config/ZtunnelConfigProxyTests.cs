@@ -28,7 +28,7 @@ public sealed class ZtunnelConfigProxyTests
         var env = new Hashtable
         {
             ["CA_ROOT_CERT"] = "/etc/ca/root-cert.pem", ["CA_ROOT_KEY"] = " /etc/ca/root-key.pem ", ["LOG_FORMAT"] = "json",
-            ["WORKLOAD_WAIT_TIMEOUT"] = "250ms", ["PROXY_SOCKET_MARK"] = "1337",
+            ["WORKLOAD_WAIT_TIMEOUT"] = "250ms", ["PACKET_MARK"] = "1337",
         };
 
         ZtunnelConfig c = ZtunnelConfig.FromEnvironment(env);
@@ -51,11 +51,11 @@ public sealed class ZtunnelConfigProxyTests
 
     [Theory]
     [Trait("case", "INT-03")]
-    [InlineData("0", 0)]
+    [InlineData("1", 1)]
     [InlineData("1337", 0x539)]
     [InlineData("2147483647", int.MaxValue)]
-    public void PROXY_SOCKET_MARK_accepts_zero_to_turn_marking_off(string value, int mark) =>
-        Assert.Equal(mark, ZtunnelConfig.FromEnvironment(new Hashtable { ["PROXY_SOCKET_MARK"] = value }).SocketMark);
+    public void PACKET_MARK_sets_the_mark_on_pod_sockets(string value, int mark) =>
+        Assert.Equal(mark, ZtunnelConfig.FromEnvironment(new Hashtable { ["PACKET_MARK"] = value }).SocketMark);
 
     [Theory]
     [Trait("case", "ZT-UNIT-40")]
@@ -67,8 +67,9 @@ public sealed class ZtunnelConfigProxyTests
 
     [Theory]
     [Trait("case", "ZT-UNIT-40")]
-    [InlineData("PROXY_SOCKET_MARK", "-1", "PROXY_SOCKET_MARK: '-1' is not an integer in [0, 2147483647]")]
-    [InlineData("PROXY_SOCKET_MARK", "0x539", "PROXY_SOCKET_MARK: '0x539' is not an integer in [0, 2147483647]")]
+    [InlineData("PACKET_MARK", "0", "PACKET_MARK: '0' is not an integer in [1, 2147483647]")]
+    [InlineData("PACKET_MARK", "-1", "PACKET_MARK: '-1' is not an integer in [1, 2147483647]")]
+    [InlineData("PACKET_MARK", "0x539", "PACKET_MARK: '0x539' is not an integer in [1, 2147483647]")]
     [InlineData("WORKLOAD_WAIT_TIMEOUT", "soon", "WORKLOAD_WAIT_TIMEOUT: 'soon' is not a duration (e.g. 500ms, 5s, 5m, 1h)")]
     public void Bad_proxy_values_are_one_line_errors_naming_the_variable(string name, string value, string message)
     {

@@ -38,22 +38,6 @@ public sealed class PodSocketsTests
     }
 
     [Fact]
-    [Trait("case", "INT-03")]
-    public void Mark_zero_leaves_sockets_unmarked()
-    {
-        using var netns = new TestNetns();
-        using var handle = File.OpenHandle(netns.Path);
-        using var executor = new NetnsExecutor(handle, netns.Name);
-        var sockets = new PodSockets(executor, 0);
-
-        using Socket outbound = sockets.Outbound(AddressFamily.InterNetwork, null);
-        using Socket listener = sockets.Listen(new IPEndPoint(IPAddress.Loopback, 0), transparent: false);
-
-        Assert.Equal(0, ReadInt(outbound, SolSocket, SoMark));
-        Assert.Equal(0, ReadInt(listener, SolSocket, SoMark));
-    }
-
-    [Fact]
     [Trait("case", "INT-12")]
     public void Transparent_listener_has_IP_TRANSPARENT_and_the_mark_and_a_plain_one_has_neither_option()
     {
@@ -108,7 +92,7 @@ public sealed class PodSocketsTests
         using var netns = new TestNetns();
         using var handle = File.OpenHandle(netns.Path);
         using var executor = new NetnsExecutor(handle, netns.Name);
-        var sockets = new PodSockets(executor, 0);
+        var sockets = new PodSockets(executor, SocketOptions.ProxyMark);
         using Socket listener = sockets.Listen(new IPEndPoint(IPAddress.Loopback, 0), transparent: false);
         var endPoint = (IPEndPoint)listener.LocalEndPoint!;
 
@@ -155,7 +139,7 @@ public sealed class PodSocketsTests
         netns.Exec("ip", "-6", "route", "add", "local", "fd00:99::80/128", "dev", "lo");
         using var handle = File.OpenHandle(netns.Path);
         using var executor = new NetnsExecutor(handle, netns.Name);
-        var sockets = new PodSockets(executor, 0);
+        var sockets = new PodSockets(executor, SocketOptions.ProxyMark);
         using Socket listener = sockets.Listen(new IPEndPoint(IPAddress.IPv6Any, 15001), transparent: false);
 
         using Socket client = sockets.Outbound(AddressFamily.InterNetworkV6, null);
