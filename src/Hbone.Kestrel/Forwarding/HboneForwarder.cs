@@ -24,7 +24,7 @@ public sealed class HboneForwarder : IHboneConnectHandler
     public async ValueTask HandleAsync(HboneConnectContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!await CheckTargetAsync(context).ConfigureAwait(false))
+        if (!await HboneTargetChecks.CheckAsync(context, _options).ConfigureAwait(false))
         {
             return;
         }
@@ -44,32 +44,6 @@ public sealed class HboneForwarder : IHboneConnectHandler
 
         var upstream = _options.CreateSocket?.Invoke(context, endPoint) ?? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         await ConnectAndRelayAsync(context, upstream, endPoint).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// The target checks, in ztunnel's order: the authority IP must be the local address when
-    /// <see cref="HboneForwarderOptions.RequireAuthorityMatchesLocalAddress"/> is set (else 400), and the port must not
-    /// be one of <see cref="HboneForwarderOptions.RefusedPorts"/> (else 503). Answers the CONNECT and returns false
-    /// when a check fails, so a handler with its own authorization step can run them first.
-    /// </summary>
-    public async ValueTask<bool> CheckTargetAsync(HboneConnectContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        var authority = context.Authority;
-        if (_options.RequireAuthorityMatchesLocalAddress && authority.Address is { } target && context.LocalEndPoint is { } local
-            && !Normalize(target).Equals(Normalize(local.Address)))
-        {
-            await context.RejectAsync(HboneErrorReason.AuthorityIpMismatch, "ip mismatch").ConfigureAwait(false);
-            return false;
-        }
-
-        if (_options.RefusedPorts.Contains(authority.Port))
-        {
-            await context.RejectAsync(HboneErrorReason.ProxyPortTarget, $"target port {authority.Port} is a proxy port").ConfigureAwait(false);
-            return false;
-        }
-
-        return true;
     }
 
     /// <summary>
@@ -140,5 +114,4 @@ public sealed class HboneForwarder : IHboneConnectHandler
         return false;
     }
 
-    private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 }

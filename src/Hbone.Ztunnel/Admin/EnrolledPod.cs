@@ -1,4 +1,8 @@
 using Hbone.Ztunnel.Proxy;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
+using Hbone.Ztunnel.Telemetry;
 
 namespace Hbone.Ztunnel.Admin;
 

@@ -1,3 +1,4 @@
+using Hbone.Ztunnel.State;
 namespace Hbone.Ztunnel.Config;
 
 /// <summary>ztunnel's local config file (<c>LOCAL_XDS_PATH</c>): the workloads, services and policies of a mesh without a control plane.</summary>

@@ -1,4 +1,5 @@
 using Hbone.Identity;
+using Hbone.Ztunnel.State;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

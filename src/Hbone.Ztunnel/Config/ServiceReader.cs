@@ -1,3 +1,4 @@
+using Hbone.Ztunnel.State;
 using YamlDotNet.RepresentationModel;
 using static Hbone.Ztunnel.Config.LocalConfigParser;
 

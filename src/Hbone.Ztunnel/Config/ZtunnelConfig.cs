@@ -1,5 +1,5 @@
-using System.Net;
 using System.Collections;
+using System.Net;
 using Hbone.Istio.ControlPlane;
 
 namespace Hbone.Ztunnel.Config;

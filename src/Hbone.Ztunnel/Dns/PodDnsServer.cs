@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.InPod;
+using Hbone.Ztunnel.State;
 
 namespace Hbone.Ztunnel.Dns;
 

@@ -4,8 +4,13 @@ using Hbone.Client;
 using Hbone.Kestrel;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Identity;
+using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.Proxy;
+using Hbone.Ztunnel.Proxy.Inbound;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 using Hbone.Ztunnel.Xds;
 using Hbone.Ztunnel.Zds;
 using Microsoft.AspNetCore.Builder;
@@ -175,31 +180,11 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
             options.TrustBundle = _identities;
             // The pods close their tunnels at the deadline with the reason; Kestrel's own abort a second later is only a backstop.
             options.DrainTimeout = _config.DrainDeadline + TimeSpan.FromSeconds(1);
-            options.CertificateSelector = SelectCertificate;
+            options.CertificateSelector = new InboundCertificates(_context, _loggerFactory.CreateLogger<InboundCertificates>()).Select;
         }).AddHandler(handler.HandleAsync);
         builder.WebHost.UseKestrel(kestrel => kestrel.ListenHbone(PodInboundEndPoint.Instance));
         var app = builder.Build();
         return app;
-    }
-
-    // Each pod presents its own identity: the local address of a TPROXY'd connection is the pod's address.
-    private Hbone.Identity.Svid? SelectCertificate(IPEndPoint? local)
-    {
-        if (local is null || _context.Pods.FindByAddress(local.Address)?.Workload is not { } workload)
-        {
-            return null;
-        }
-
-        try
-        {
-            return _identities.For(_context.Store.Current.IdentityOf(workload)).GetSvid();
-        }
-        catch (Hbone.Istio.IstioException ex)
-        {
-            // Not issued yet (prefetch normally prevents this): no certificate, so this handshake fails and the peer retries.
-            Log.NoCertificate(_logger, local, ex.Message);
-            return null;
-        }
     }
 
     private void OnConfigChanged(object? sender, ConfigChangedEventArgs e)
@@ -225,9 +210,6 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
 
         [LoggerMessage(3, LogLevel.Information, "drained in {Milliseconds:0} ms")]
         public static partial void Drained(ILogger logger, double milliseconds);
-
-        [LoggerMessage(4, LogLevel.Warning, "inbound handshake to {Local} refused: {Error}")]
-        public static partial void NoCertificate(ILogger logger, IPEndPoint local, string error);
 
         [LoggerMessage(2, LogLevel.Information, "config changed: closed {Count} connections the new policy denies")]
         public static partial void LateRejected(ILogger logger, int count);

@@ -1,6 +1,7 @@
 using System.Net;
 using Hbone.Identity;
 using Hbone.Ztunnel.Config;
+using Hbone.Ztunnel.State;
 
 namespace Hbone.Ztunnel.Policy;
 

@@ -1,4 +1,5 @@
 using Hbone.Ztunnel.Config;
+using Hbone.Ztunnel.State;
 
 namespace Hbone.Ztunnel.Policy;
 

@@ -1,5 +1,9 @@
 using System.Collections.Concurrent;
 using Hbone.Ztunnel.Policy;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
+using Hbone.Ztunnel.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 

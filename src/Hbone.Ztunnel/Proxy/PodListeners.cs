@@ -2,6 +2,10 @@ using System.Net;
 using System.Net.Sockets;
 using Hbone.Relay;
 using Hbone.Ztunnel.InPod;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
+using Hbone.Ztunnel.Telemetry;
 
 namespace Hbone.Ztunnel.Proxy;
 

@@ -2,7 +2,13 @@ using Hbone.Client;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Dns;
 using Hbone.Ztunnel.Identity;
+using Hbone.Ztunnel.InPod;
+using Hbone.Ztunnel.Proxy.Inbound;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Hbone.Ztunnel.Proxy;

@@ -1,5 +1,6 @@
 using System.Net;
 using Hbone.Identity;
+using Hbone.Protocol;
 using Hbone.Ztunnel.Config;
 
 namespace Hbone.Ztunnel.State;
@@ -31,8 +32,8 @@ public enum RouteKind
 /// <param name="Destination">The socket address to dial (<c>:15008</c> for HBONE kinds).</param>
 public sealed record RouteDecision(RouteKind Kind, IPEndPoint Destination)
 {
-    /// <summary>The CONNECT authority for HBONE kinds.</summary>
-    public string? Authority { get; init; }
+    /// <summary>The CONNECT authority for HBONE kinds: the destination as typed, never a string round trip.</summary>
+    public HboneAuthority? Authority { get; init; }
 
     /// <summary>The identities the peer may present (HBONE kinds).</summary>
     public IReadOnlyList<SpiffeId> ExpectedIdentities { get; init; } = [];

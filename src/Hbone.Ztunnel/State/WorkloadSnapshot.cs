@@ -1,6 +1,7 @@
 using System.Net;
 using System.Runtime.CompilerServices;
 using Hbone.Identity;
+using Hbone.Protocol;
 using Hbone.Ztunnel.Config;
 
 namespace Hbone.Ztunnel.State;
@@ -159,7 +160,7 @@ public sealed class WorkloadSnapshot
                 ? new RouteDecision(RouteKind.PlaintextWorkload, destination) { Workload = workload }
                 : new RouteDecision(RouteKind.Workload, new IPEndPoint(destination.Address, HbonePort))
                 {
-                    Authority = destination.ToString(),
+                    Authority = HboneAuthority.FromEndPoint(destination),
                     ExpectedIdentities = [IdentityOf(workload)],
                     Workload = workload,
                 };
@@ -207,7 +208,7 @@ public sealed class WorkloadSnapshot
 
         return new RouteDecision(RouteKind.ServiceVip, new IPEndPoint(endpointIp, HbonePort))
         {
-            Authority = endpointAddress.ToString(),
+            Authority = HboneAuthority.FromEndPoint(endpointAddress),
             ForwardedHost = service.Hostname,
             ExpectedIdentities = [IdentityOf(endpoint), .. _serviceSans[service.Key]],
             Workload = endpoint,
@@ -234,7 +235,7 @@ public sealed class WorkloadSnapshot
         else if (FindService(address.Network, address.Address) is { } waypointService
             && ToServiceEndpoint(waypointService, hbone, address.Network) is { Kind: RouteKind.ServiceVip } endpoint)
         {
-            (target, identities, pod) = (IPEndPoint.Parse(endpoint.Authority!), endpoint.ExpectedIdentities, endpoint.Workload);
+            (target, identities, pod) = (endpoint.Authority!.Value.ToIPEndPoint()!, endpoint.ExpectedIdentities, endpoint.Workload);
         }
         else
         {
@@ -248,7 +249,7 @@ public sealed class WorkloadSnapshot
 
         return new RouteDecision(RouteKind.Waypoint, target)
         {
-            Authority = destination.ToString(),
+            Authority = HboneAuthority.FromEndPoint(destination),
             ExpectedIdentities = identities,
             ForwardedHost = service?.Hostname,
             Workload = pod,

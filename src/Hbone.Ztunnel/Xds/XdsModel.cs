@@ -1,5 +1,6 @@
 using System.Net;
 using Hbone.Ztunnel.Config;
+using Hbone.Ztunnel.State;
 using Proto = Hbone.Istio.Protos;
 
 namespace Hbone.Ztunnel.Xds;

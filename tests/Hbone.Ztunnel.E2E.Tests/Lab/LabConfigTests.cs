@@ -1,6 +1,7 @@
 using System.Net;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.E2E.Tests.Infrastructure;
+using Hbone.Ztunnel.State;
 
 namespace Hbone.Ztunnel.E2E.Tests.Lab;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Hbone.Ztunnel.Config;
+using Hbone.Ztunnel.State;
 
 namespace Hbone.Ztunnel.Tests.Config;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Policy;
+using Hbone.Ztunnel.State;
 using static Hbone.Ztunnel.Tests.Policy.PolicyFixtures;
 
 namespace Hbone.Ztunnel.Tests.Policy;

@@ -2,6 +2,7 @@ using System.Net;
 using Hbone.Identity;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Policy;
+using Hbone.Ztunnel.State;
 
 namespace Hbone.Ztunnel.Tests.Policy;
 

@@ -4,6 +4,7 @@ using FsCheck.Fluent;
 using Hbone.Identity;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Policy;
+using Hbone.Ztunnel.State;
 using static Hbone.Ztunnel.Tests.Policy.PolicyFixtures;
 
 namespace Hbone.Ztunnel.Tests.Policy;

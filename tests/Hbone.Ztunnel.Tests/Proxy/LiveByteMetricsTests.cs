@@ -4,6 +4,10 @@ using System.Net;
 using System.Security.Cryptography;
 using Hbone.Relay;
 using Hbone.Ztunnel.Proxy;
+using Hbone.Ztunnel.Proxy.Inbound;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
 using Hbone.Ztunnel.Telemetry;
 using static Hbone.Ztunnel.Tests.Telemetry.TelemetryFixtures;
 

@@ -1,10 +1,14 @@
-using Microsoft.AspNetCore.Connections;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Hbone.Ztunnel.Proxy;
+using Hbone.Ztunnel.Proxy.Inbound;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
+using Hbone.Ztunnel.Telemetry;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hbone.Ztunnel.Tests.Proxy;

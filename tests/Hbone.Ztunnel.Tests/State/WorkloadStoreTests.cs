@@ -65,7 +65,7 @@ public sealed class WorkloadStoreTests
         RouteDecision r = NewStore().Resolve(Ep("10.244.0.11:8080"), source: null);
         Assert.Equal(RouteKind.Workload, r.Kind);
         Assert.Equal(Ep("10.244.0.11:15008"), r.Destination);
-        Assert.Equal("10.244.0.11:8080", r.Authority);
+        Assert.Equal("10.244.0.11:8080", r.Authority.ToString());
         Assert.Equal([SpiffeId.ForIstio("cluster.local", "default", "echo")], r.ExpectedIdentities);
         Assert.Equal("e1", r.Workload!.Uid);
     }
@@ -78,7 +78,7 @@ public sealed class WorkloadStoreTests
         Assert.Equal(RouteKind.ServiceVip, r.Kind);
         Assert.Equal(15008, r.Destination.Port);
         string expectedPort = r.Workload!.Uid == "e3" ? "9090" : "8080";
-        Assert.Equal($"{r.Destination.Address}:{expectedPort}", r.Authority);
+        Assert.Equal($"{r.Destination.Address}:{expectedPort}", r.Authority.ToString());
         Assert.Equal("echo.default.svc.cluster.local", r.ForwardedHost);
         Assert.Equal(
             [SpiffeId.ForIstio("cluster.local", "default", "echo"), SpiffeId.Parse("spiffe://cluster.local/ns/default/sa/echo-alt")],
@@ -102,8 +102,8 @@ public sealed class WorkloadStoreTests
         RouteDecision v6 = store.Resolve(Ep("[fd00:96::10]:80"), store.FindWorkloadByUid("c1"));
         RouteDecision v4 = store.Resolve(Ep("10.96.0.10:80"), store.FindWorkloadByUid("c1"));
 
-        Assert.Equal((RouteKind.ServiceVip, "[fd00::11]:15008", "[fd00::11]:8080"), (v6.Kind, v6.Destination.ToString(), v6.Authority));
-        Assert.Equal((RouteKind.ServiceVip, "10.244.0.11:15008", "10.244.0.11:8080"), (v4.Kind, v4.Destination.ToString(), v4.Authority));
+        Assert.Equal((RouteKind.ServiceVip, "[fd00::11]:15008", "[fd00::11]:8080"), (v6.Kind, v6.Destination.ToString(), v6.Authority.ToString()));
+        Assert.Equal((RouteKind.ServiceVip, "10.244.0.11:15008", "10.244.0.11:8080"), (v4.Kind, v4.Destination.ToString(), v4.Authority.ToString()));
     }
 
     [Fact]
@@ -114,7 +114,8 @@ public sealed class WorkloadStoreTests
         for (int i = 0; i < 100; i++)
         {
             RouteDecision r = store.Resolve(Ep("10.96.0.10:80"), null);
-            counts[r.Authority!] = counts.GetValueOrDefault(r.Authority!) + 1;
+            var authority = r.Authority!.Value.ToString();
+            counts[authority] = counts.GetValueOrDefault(authority) + 1;
         }
 
         Assert.Equal(["10.244.0.11:8080", "10.244.0.12:8080", "10.244.0.13:9090"], counts.Keys.Order());
@@ -136,7 +137,7 @@ public sealed class WorkloadStoreTests
         var authorities = new HashSet<string>();
         for (int i = 0; i < 3; i++)
         {
-            authorities.Add(store.Resolve(Ep("10.96.0.10:443"), null).Authority!);
+            authorities.Add(store.Resolve(Ep("10.96.0.10:443"), null).Authority!.Value.ToString());
         }
 
         Assert.Equal(["10.244.0.11:8443", "10.244.0.12:8443", "10.244.0.13:8443"], authorities.Order());
@@ -149,7 +150,7 @@ public sealed class WorkloadStoreTests
         RouteDecision r = store.Resolve(Ep("10.96.0.20:80"), store.FindWorkloadByUid("c1"));
         Assert.Equal(RouteKind.Waypoint, r.Kind);
         Assert.Equal(Ep("10.244.0.30:15008"), r.Destination);
-        Assert.Equal("10.96.0.20:80", r.Authority);
+        Assert.Equal("10.96.0.20:80", r.Authority.ToString());
         Assert.Equal([SpiffeId.ForIstio("cluster.local", "default", "waypoint")], r.ExpectedIdentities);
         Assert.Equal("guarded.default.svc.cluster.local", r.ForwardedHost);
     }
@@ -161,7 +162,7 @@ public sealed class WorkloadStoreTests
         RouteDecision viaWaypoint = store.Resolve(Ep("10.244.0.40:8080"), store.FindWorkloadByUid("c1"));
         Assert.Equal(RouteKind.Waypoint, viaWaypoint.Kind);
         Assert.Equal(Ep("10.244.0.30:15008"), viaWaypoint.Destination);
-        Assert.Equal("10.244.0.40:8080", viaWaypoint.Authority);
+        Assert.Equal("10.244.0.40:8080", viaWaypoint.Authority.ToString());
 
         RouteDecision fromWaypoint = store.Resolve(Ep("10.244.0.40:8080"), store.FindWorkloadByUid("wp"));
         Assert.Equal(RouteKind.Workload, fromWaypoint.Kind);
@@ -188,7 +189,7 @@ public sealed class WorkloadStoreTests
         RouteDecision r = store.Resolve(Ep("10.96.0.40:80"), store.FindWorkloadByUid("c1"));
         RouteDecision lost = store.Resolve(Ep("10.96.0.50:80"), store.FindWorkloadByUid("c1"));
 
-        Assert.Equal((RouteKind.Waypoint, "10.244.0.30:15008", "10.96.0.40:80"), (r.Kind, r.Destination.ToString(), r.Authority));
+        Assert.Equal((RouteKind.Waypoint, "10.244.0.30:15008", "10.96.0.40:80"), (r.Kind, r.Destination.ToString(), r.Authority.ToString()));
         Assert.Equal([SpiffeId.ForIstio("cluster.local", "default", "waypoint")], r.ExpectedIdentities);
         Assert.Equal(RouteKind.NoEndpoint, lost.Kind); // an unknown waypoint fails closed: no tunnel to whoever answers there
         Assert.Contains("waypoint /10.96.0.99", lost.Reason, StringComparison.Ordinal);

@@ -2,6 +2,7 @@ using System.Net;
 using Google.Protobuf;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.Policy;
+using Hbone.Ztunnel.State;
 using Hbone.Ztunnel.Xds;
 using Proto = Hbone.Istio.Protos;
 

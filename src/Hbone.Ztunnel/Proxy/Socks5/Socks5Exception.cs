@@ -1,3 +1,7 @@
+using Hbone.Ztunnel.Proxy.Inbound;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Telemetry;
 namespace Hbone.Ztunnel.Proxy.Socks5;
 
 /// <summary>A SOCKS5 handshake that cannot go on; <see cref="Reply"/> is the code sent (or due) to the client.</summary>

@@ -3,6 +3,10 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Hbone.Ztunnel.Proxy.Inbound;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Telemetry;
 
 namespace Hbone.Ztunnel.Proxy.Socks5;
 

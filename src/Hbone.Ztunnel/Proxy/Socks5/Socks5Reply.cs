@@ -1,3 +1,7 @@
+using Hbone.Ztunnel.Proxy.Inbound;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Telemetry;
 namespace Hbone.Ztunnel.Proxy.Socks5;
 
 /// <summary>The REP field of a SOCKS5 reply (RFC 1928 §6).</summary>

@@ -1,4 +1,8 @@
 using System.Net;
+using Hbone.Ztunnel.Proxy.Inbound;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Telemetry;
 
 namespace Hbone.Ztunnel.Proxy.Socks5;
 

@@ -1,8 +1,9 @@
 using System.Net;
 using Hbone.Identity;
-using Hbone.Ztunnel.Config;
+using Hbone.Ztunnel.Proxy;
+using Hbone.Ztunnel.State;
 
-namespace Hbone.Ztunnel.Proxy;
+namespace Hbone.Ztunnel.Telemetry;
 
 /// <summary>What the proxy knows of one connection when it ends: the source of its access-log line and metrics.</summary>
 internal sealed record ConnectionReport

@@ -1,6 +1,6 @@
 using Hbone.Ztunnel.Telemetry;
 
-namespace Hbone.Ztunnel.Proxy;
+namespace Hbone.Ztunnel.Telemetry;
 
 /// <summary>
 /// The live byte counts of one open connection, read by <see cref="ConnectionReporter"/> every few seconds so

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
-using Hbone.Ztunnel.Config;
-using Hbone.Ztunnel.Telemetry;
+using Hbone.Ztunnel.Proxy;
+using Hbone.Ztunnel.State;
 
-namespace Hbone.Ztunnel.Proxy;
+namespace Hbone.Ztunnel.Telemetry;
 
 /// <summary>
 /// Turns a <see cref="ConnectionReport"/> into Istio's TCP metrics and one access-log line. Bytes of open

@@ -1,4 +1,4 @@
-namespace Hbone.Ztunnel.Config;
+namespace Hbone.Ztunnel.State;
 
 /// <summary>Where a waypoint listens: its address and its HBONE port (ztunnel's <c>waypoint: {destination, hboneMtlsPort}</c>).</summary>
 /// <param name="Destination">The waypoint's address.</param>

@@ -1,4 +1,4 @@
-namespace Hbone.Ztunnel.Config;
+namespace Hbone.Ztunnel.State;
 
 /// <summary>How a workload accepts traffic.</summary>
 public enum WorkloadProtocol

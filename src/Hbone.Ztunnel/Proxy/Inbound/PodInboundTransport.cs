@@ -2,10 +2,14 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Hbone.Kestrel.Transport;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
+using Hbone.Ztunnel.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
-namespace Hbone.Ztunnel.Proxy;
+namespace Hbone.Ztunnel.Proxy.Inbound;
 
 /// <summary>
 /// A Kestrel transport fed by the pods' 15008 listeners: each pod accepts inside its own network namespace and hands

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Hbone.Ztunnel.Config;
+namespace Hbone.Ztunnel.State;
 
 /// <summary>A workload (pod) of ztunnel's local config, with ztunnel's field names.</summary>
 public sealed record Workload

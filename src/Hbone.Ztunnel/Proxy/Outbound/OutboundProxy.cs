@@ -1,14 +1,16 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Hbone.Relay;
 using Hbone.Client;
 using Hbone.Protocol;
-using Hbone.Ztunnel.Config;
+using Hbone.Relay;
 using Hbone.Ztunnel.InPod;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Socks5;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 
-namespace Hbone.Ztunnel.Proxy;
+namespace Hbone.Ztunnel.Proxy.Outbound;
 
 /// <summary>
 /// The source side: a connection captured on a pod's 15001 (or asked for over SOCKS5) is routed by the current
@@ -135,7 +137,7 @@ internal sealed class OutboundProxy(ProxyContext context)
             var request = new HboneRequest
             {
                 Destination = route.Destination,
-                Authority = HboneAuthority.Parse(route.Authority!),
+                Authority = route.Authority!.Value,
                 ExpectedIdentities = route.ExpectedIdentities,
                 Source = sourceCertificate,
                 ForwardedFor = downstream.RemoteEndPoint as IPEndPoint,

@@ -1,8 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
+using Hbone.Ztunnel.Proxy.Inbound;
+using Hbone.Ztunnel.Proxy.InboundPlaintext;
+using Hbone.Ztunnel.Proxy.Outbound;
 using Hbone.Ztunnel.Proxy.Socks5;
+using Hbone.Ztunnel.Telemetry;
 
-namespace Hbone.Ztunnel.Proxy;
+namespace Hbone.Ztunnel.Proxy.Socks5;
 
 /// <summary>SOCKS5 (CONNECT only) on a pod's 127.0.0.1:15080: the requested destination takes the outbound path as if captured.</summary>
 internal sealed class Socks5Proxy(ProxyContext context)

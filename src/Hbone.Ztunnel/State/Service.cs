@@ -1,6 +1,6 @@
-using System.Net;
+using Hbone.Ztunnel.Config;
 
-namespace Hbone.Ztunnel.Config;
+namespace Hbone.Ztunnel.State;
 
 /// <summary>A service of ztunnel's local config, with ztunnel's field names.</summary>
 public sealed record Service

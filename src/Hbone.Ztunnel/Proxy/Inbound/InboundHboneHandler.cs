@@ -3,9 +3,12 @@ using System.Net;
 using System.Net.Sockets;
 using Hbone.Kestrel;
 using Hbone.Ztunnel.Policy;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
+using Hbone.Ztunnel.Telemetry;
 using Microsoft.Extensions.Options;
 
-namespace Hbone.Ztunnel.Proxy;
+namespace Hbone.Ztunnel.Proxy.Inbound;
 
 /// <summary>
 /// The destination side over HBONE (a pod's 15008), in ztunnel's order: find the pod the connection arrived for (503
@@ -15,18 +18,19 @@ namespace Hbone.Ztunnel.Proxy;
 internal sealed class InboundHboneHandler : IHboneConnectHandler
 {
     private readonly ProxyContext _context;
+    private readonly HboneForwarderOptions _options;
     private readonly HboneForwarder _forwarder;
 
     public InboundHboneHandler(ProxyContext context)
     {
         _context = context;
-        var options = new HboneForwarderOptions { RequireAuthorityMatchesLocalAddress = true };
+        _options = new HboneForwarderOptions { RequireAuthorityMatchesLocalAddress = true };
         foreach (var port in context.ProxyPorts)
         {
-            options.RefusedPorts.Add(port);
+            _options.RefusedPorts.Add(port);
         }
 
-        _forwarder = new HboneForwarder(Options.Create(options));
+        _forwarder = new HboneForwarder(Options.Create(_options));
     }
 
     public async ValueTask HandleAsync(HboneConnectContext connect)
@@ -61,7 +65,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
         var opened = false;
         try
         {
-            if (!await _forwarder.CheckTargetAsync(connect).ConfigureAwait(false))
+            if (!await HboneTargetChecks.CheckAsync(connect, _options).ConfigureAwait(false))
             {
                 return;
             }

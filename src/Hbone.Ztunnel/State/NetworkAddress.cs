@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Hbone.Ztunnel.Config;
+namespace Hbone.Ztunnel.State;
 
 /// <summary>An IP address inside a network (<c>network/ip</c>; the empty network is the default one).</summary>
 /// <param name="Network">The network name, empty for the default network.</param>

@@ -1,4 +1,4 @@
-namespace Hbone.Ztunnel.Config;
+namespace Hbone.Ztunnel.State;
 
 /// <summary>An L4 authorization policy as ztunnel's local config writes it; the policy engine evaluates it.</summary>
 /// <param name="Name">The policy name.</param>

@@ -3,8 +3,11 @@ using System.Net;
 using System.Net.Sockets;
 using Hbone.Relay;
 using Hbone.Ztunnel.Policy;
+using Hbone.Ztunnel.Proxy.Outbound;
+using Hbone.Ztunnel.Proxy.Socks5;
+using Hbone.Ztunnel.Telemetry;
 
-namespace Hbone.Ztunnel.Proxy;
+namespace Hbone.Ztunnel.Proxy.InboundPlaintext;
 
 /// <summary>
 /// The destination side for clients outside the mesh: plain TCP TPROXY'd to a pod's 15006. There is no peer

@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Hbone.Ztunnel.Proxy;
 using Hbone.Ztunnel.Zds;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
-namespace Hbone.Ztunnel.Proxy;
+namespace Hbone.Ztunnel.InPod;
 
 /// <summary>
 /// The pods the node agent handed over (ZDS): starts a <see cref="PodProxy"/> per added pod, drains it on delete,
