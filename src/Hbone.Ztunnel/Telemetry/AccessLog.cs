@@ -7,9 +7,9 @@ using Hbone.Kestrel;
 
 namespace Hbone.Ztunnel.Telemetry;
 
-/// <summary>Formats a <see cref="ConnectionLogEntry"/> as one access-log line, in ztunnel's text style or as JSON.</summary>
+/// <summary>Formats a <see cref="ConnectionReport"/> as one access-log line, in ztunnel's text style or as JSON.</summary>
 /// <remarks>Fields that are null are left out; the timestamp is UTC with microseconds.</remarks>
-public static class AccessLog
+internal static class AccessLog
 {
     private const string Level = "info";
     private const string Scope = "access";
@@ -19,7 +19,7 @@ public static class AccessLog
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>One text line (no line ending): <c>timestamp  info  access  connection complete  key=value …</c>.</summary>
-    public static string FormatText(ConnectionLogEntry entry, TimeProvider? time = null)
+    public static string FormatText(ConnectionReport entry, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(entry);
         var sb = new StringBuilder(512);
@@ -29,7 +29,7 @@ public static class AccessLog
     }
 
     /// <summary>One JSON object on one line with the same keys as the text form plus <c>timestamp</c>, <c>level</c>, <c>scope</c>, <c>message</c>.</summary>
-    public static string FormatJson(ConnectionLogEntry entry, TimeProvider? time = null)
+    public static string FormatJson(ConnectionReport entry, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(entry);
         var buffer = new ArrayBufferWriter<byte>(512);
@@ -54,22 +54,22 @@ public static class AccessLog
         ((long)duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
 
     // One field order for both forms.
-    private static void Visit(ConnectionLogEntry e, IFields f)
+    private static void Visit(ConnectionReport e, IFields f)
     {
         f.Address("src.addr", e.Source?.ToString());
-        f.Text("src.workload", e.SourceWorkload);
-        f.Text("src.namespace", e.SourceNamespace);
-        f.Text("src.identity", e.SourceIdentity);
+        f.Text("src.workload", e.SourceWorkload?.Name);
+        f.Text("src.namespace", e.SourceWorkload?.Namespace);
+        f.Text("src.identity", e.SourceIdentity?.ToString());
         f.Address("dst.addr", e.Destination?.ToString());
         f.Text("dst.service", e.DestinationService);
-        f.Text("dst.workload", e.DestinationWorkload);
-        f.Text("dst.namespace", e.DestinationNamespace);
-        f.Text("dst.identity", e.DestinationIdentity);
-        f.Text("direction", e.Direction);
+        f.Text("dst.workload", e.DestinationWorkload?.Name);
+        f.Text("dst.namespace", e.DestinationWorkload?.Namespace);
+        f.Text("dst.identity", e.DestinationIdentity?.ToString());
+        f.Text("direction", e.Inbound ? "inbound" : "outbound");
         f.Number("bytes_sent", e.BytesSent);
         f.Number("bytes_recv", e.BytesReceived);
         f.Text("duration", DurationText(e.Duration));
-        f.Text("protocol", e.Protocol);
+        f.Text("protocol", e.MutualTls ? "HBONE" : "TCP");
         if (e.Status is int status)
         {
             f.Number("status", status);

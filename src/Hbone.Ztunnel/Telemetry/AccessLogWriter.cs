@@ -2,7 +2,7 @@ namespace Hbone.Ztunnel.Telemetry;
 
 /// <summary>Writes access-log lines to a <see cref="TextWriter"/>: one line per entry, flushed, safe from many threads.</summary>
 /// <remarks>The writer is not owned: disposing it is the caller's job.</remarks>
-public sealed class AccessLogWriter
+internal sealed class AccessLogWriter
 {
     private readonly Lock _lock = new();
     private readonly TextWriter _output;
@@ -19,7 +19,7 @@ public sealed class AccessLogWriter
     }
 
     /// <summary>Formats <paramref name="entry"/> and writes it as one <c>\n</c>-terminated line, then flushes.</summary>
-    public void Write(ConnectionLogEntry entry)
+    public void Write(ConnectionReport entry)
     {
         string line = _json ? AccessLog.FormatJson(entry, _time) : AccessLog.FormatText(entry, _time);
         lock (_lock)

@@ -82,25 +82,7 @@ internal sealed class ConnectionReporter : IDisposable
                 bytesSent: Math.Max(0, report.BytesReceived - polledReceived));
         }
 
-        accessLog.Write(new ConnectionLogEntry
-        {
-            Direction = report.Inbound ? ConnectionLogEntry.Inbound : ConnectionLogEntry.Outbound,
-            Source = report.Source,
-            Destination = report.Destination,
-            SourceWorkload = report.SourceWorkload?.Name,
-            SourceNamespace = report.SourceWorkload?.Namespace,
-            SourceIdentity = report.SourceIdentity?.ToString(),
-            DestinationWorkload = report.DestinationWorkload?.Name,
-            DestinationNamespace = report.DestinationWorkload?.Namespace,
-            DestinationIdentity = report.DestinationIdentity?.ToString(),
-            DestinationService = report.DestinationService,
-            BytesSent = report.BytesSent,
-            BytesReceived = report.BytesReceived,
-            Duration = report.Duration,
-            Error = report.Error,
-            Status = report.Status,
-            Protocol = report.MutualTls ? "HBONE" : "TCP",
-        });
+        accessLog.Write(report);
     }
 
     /// <summary>Stops the polls.</summary>

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using Hbone.Identity;
+using Hbone.Ztunnel.State;
 using Hbone.Ztunnel.Telemetry;
 
 namespace Hbone.Ztunnel.Tests.Telemetry;
@@ -8,18 +10,17 @@ public class AccessLogTests
 {
     private static readonly FixedTimeProvider Clock = new(new DateTimeOffset(2026, 11, 21, 10, 0, 0, TimeSpan.Zero));
 
-    private static ConnectionLogEntry Outbound() => new()
+    private static ConnectionReport Outbound() => new()
     {
-        Direction = ConnectionLogEntry.Outbound,
+        Inbound = false,
         Source = IPEndPoint.Parse("10.244.1.2:40000"),
         Destination = IPEndPoint.Parse("10.244.2.2:15008"),
-        SourceWorkload = "client",
-        SourceNamespace = "default",
-        SourceIdentity = "spiffe://cluster.local/ns/default/sa/client",
-        DestinationWorkload = "echo",
-        DestinationNamespace = "default",
-        DestinationIdentity = "spiffe://cluster.local/ns/default/sa/echo",
+        SourceWorkload = new Workload { Uid = "client-uid", Name = "client", Namespace = "default", ServiceAccount = "client" },
+        SourceIdentity = SpiffeId.Parse("spiffe://cluster.local/ns/default/sa/client"),
+        DestinationWorkload = new Workload { Uid = "echo-uid", Name = "echo", Namespace = "default", ServiceAccount = "echo" },
+        DestinationIdentity = SpiffeId.Parse("spiffe://cluster.local/ns/default/sa/echo"),
         DestinationService = "echo.default.svc.cluster.local",
+        MutualTls = true,
         BytesSent = 6,
         BytesReceived = 6,
         Duration = TimeSpan.FromMilliseconds(12.7),
@@ -43,14 +44,14 @@ public class AccessLogTests
     [Trait("case", "TEL-09")]
     public void TEL_09_text_line_omits_null_fields_and_escapes_the_error()
     {
-        var entry = new ConnectionLogEntry
+        var entry = new ConnectionReport
         {
-            Direction = ConnectionLogEntry.Inbound,
+            Inbound = true,
             Source = IPEndPoint.Parse("[fd00::1]:40000"),
-            SourceIdentity = "spiffe://clusterset.local/ns/x/sa/y",
+            SourceIdentity = SpiffeId.Parse("spiffe://clusterset.local/ns/x/sa/y"),
             Duration = TimeSpan.FromSeconds(1.5),
             Status = 401,
-            Protocol = "HBONE",
+            MutualTls = true,
             Error = "peer said \"no\"\\\nbye",
         };
 
@@ -105,7 +106,7 @@ public class AccessLogTests
     [Trait("case", "TEL-10")]
     public void TEL_10_json_omits_null_fields()
     {
-        string json = AccessLog.FormatJson(new ConnectionLogEntry { Direction = ConnectionLogEntry.Inbound, Protocol = "TCP" }, Clock);
+        string json = AccessLog.FormatJson(new ConnectionReport { Inbound = true }, Clock);
 
         using JsonDocument doc = JsonDocument.Parse(json);
         string[] keys = doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
