@@ -53,6 +53,8 @@ public sealed partial class DeploymentImageTests
         Assert.Equal("dev", image[1]);
         Assert.Contains(program, PublishedPrograms());
         Assert.Equal($"artifacts/publish/{program}/{program}", copy[0]);
+        // .dockerignore leaves out everything else in the context, never what a Dockerfile copies.
+        Assert.Contains("!" + copy[0], File.ReadAllLines(DeployTree.FullPath(".dockerignore")));
         Assert.Equal([copy[1]], container.Command);
         Assert.Equal($"[\"{copy[1]}\"]", Assert.Single(dockerfile.Arguments("ENTRYPOINT")));
         Assert.Equal("ARG", dockerfile.Instructions[0].Keyword);
