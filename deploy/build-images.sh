@@ -18,7 +18,8 @@ fi
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     builder=(docker build)
 elif command -v buildah >/dev/null; then
-    builder=(buildah bud)
+    # buildah reads BUILDAH_ISOLATION itself, but takes the storage driver only as an option.
+    builder=(buildah ${STORAGE_DRIVER:+--storage-driver "$STORAGE_DRIVER"} bud)
 elif command -v podman >/dev/null; then
     builder=(podman build)
 else
