@@ -5,7 +5,7 @@ namespace Hbone.Packaging.Tests.Deployment;
 
 /// <summary>
 /// deploy/images and deploy/build-images.sh: the Dockerfiles lint clean, and each DaemonSet's image is built from the binary
-/// scripts/publish.sh writes and runs it from where the Dockerfile put it. Case ids DEP-10..DEP-11.
+/// scripts/publish.sh writes and runs it from where the Dockerfile put it (case ids: DeploymentManifestTests.cs).
 /// </summary>
 public sealed partial class DeploymentImageTests
 {

@@ -2,9 +2,18 @@ using k8s.Models;
 
 namespace Hbone.Packaging.Tests.Deployment;
 
+// Case ids of deploy/ (the test catalogue lives outside the repository and has no section for them yet):
+//   DEP-01 manifests load strictly (no unknown field)      DEP-02 they pass the API schema check (types, required fields)
+//   DEP-03 selectors match, every mount names a volume     DEP-04 referenced service accounts and roles exist; istio-cni's rights
+//   DEP-05 Istio's capabilities, users, no host network    DEP-06 token audience istio-ca and the mesh root, where the ztunnel reads them
+//   DEP-07 every ztunnel variable is one it reads          DEP-08 ztunnel and node agent share one ZDS socket
+//   DEP-09 declared ports, probes and agent arguments      DEP-10 Dockerfiles lint clean
+//   DEP-11 each image runs the published binary it copies (DeploymentImageTests)
+// Each check is shown to fail on broken input where a tool does the checking (DEP-01, DEP-02, DEP-10).
+
 /// <summary>
 /// deploy/manifests, checked offline: the API schema (strict C# models here, kubernetes-models in validate.mjs) and the
-/// cross-object facts no schema sees. Case ids DEP-01..DEP-09 (deployment manifests; the catalogue has no DEP section yet).
+/// cross-object facts no schema sees.
 /// </summary>
 public sealed class DeploymentManifestTests
 {
