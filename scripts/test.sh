@@ -16,6 +16,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # Nothing installed by hand survives to CI, so install what is missing (CI runs as root).
 ./scripts/ensure-packages.sh python3-h2 nghttp2-client nodejs openssl iproute2 iptables curl socat dnsutils dnsmasq-base
 
+# The offline checks of deploy/ (tests/Hbone.Packaging.Tests/Deployment) run deploy/validate/validate.mjs: the npm packages
+# kubernetes-models (Kubernetes API schema) and dockerfile-utils (Dockerfile lint), at the versions of its package-lock.json.
+(cd deploy/validate && npm ci --no-audit --no-fund --loglevel=error)
+
 # --- 2. Build (Directory.Build.props sets TreatWarningsAsErrors) ------------------------------
 # nuget.config lists artifacts/packages as a source; restore fails if it does not exist yet.
 mkdir -p artifacts/packages

@@ -19,7 +19,7 @@ public sealed class PackageContentTests
     private static readonly string[] BuildOnlyPackages =
     [
         "Grpc.Tools", "Microsoft.NET.Test.Sdk", "xunit", "xunit.runner.visualstudio", "FsCheck", "FSharp.Core",
-        "BenchmarkDotNet", "Microsoft.Diagnostics.Runtime", "Grpc.AspNetCore", "YamlDotNet", "System.CommandLine",
+        "BenchmarkDotNet", "Microsoft.Diagnostics.Runtime", "Grpc.AspNetCore", "YamlDotNet", "System.CommandLine", "KubernetesClient",
     ];
 
     public static TheoryData<string> PackageIds => new() { "Hbone", "Hbone.Kestrel", "Hbone.Istio" };
