@@ -80,12 +80,20 @@ internal sealed class EnvReader(IDictionary env)
         return TimeSpan.FromSeconds(value * unit);
     }
 
-    /// <summary>An absolute http(s) URL, as ztunnel's <c>XDS_ADDRESS</c>/<c>CA_ADDRESS</c>.</summary>
+    /// <summary>
+    /// An http(s) URL, as ztunnel's <c>XDS_ADDRESS</c>/<c>CA_ADDRESS</c>: an address without a scheme (Istio's chart
+    /// writes <c>istiod.istio-system.svc:15012</c>) means https, as ztunnel reads it.
+    /// </summary>
     public Uri? Url(string name)
     {
         if (String(name) is not { } text)
         {
             return null;
+        }
+
+        if (!text.Contains("://", StringComparison.Ordinal))
+        {
+            text = "https://" + text;
         }
 
         return Uri.TryCreate(text, UriKind.Absolute, out Uri? url) && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp) && url.Host.Length > 0

@@ -184,8 +184,8 @@ public sealed class DeploymentManifestTests
         Assert.All(container.Env, e => Assert.True(
             ZtunnelEnvNames.Contains(e.Name) || ZtunnelEnvPrefixes.Any(p => e.Name.StartsWith(p, StringComparison.Ordinal)),
             $"{e.Name} is not read by hbone-ztunnel"));
-        // EnvReader.Url accepts only absolute http(s) URLs, where Istio's chart writes host:port.
-        Assert.All(container.Env.Where(e => e.Name.EndsWith("_ADDRESS", StringComparison.Ordinal)), e => Assert.StartsWith("https://", e.Value, StringComparison.Ordinal));
+        // istiod's address as Istio's chart writes it (no scheme: https, as ztunnel and ours read it).
+        Assert.All(container.Env.Where(e => e.Name.EndsWith("_ADDRESS", StringComparison.Ordinal)), e => Assert.Equal("istiod.istio-system.svc:15012", e.Value));
         // The node id and this node's workloads come from the downward API.
         Assert.Equal("spec.nodeName", container.Env.Single(e => e.Name == "NODE_NAME").ValueFrom.FieldRef.FieldPath);
         Assert.Equal("status.podIP", container.Env.Single(e => e.Name == "INSTANCE_IP").ValueFrom.FieldRef.FieldPath);

@@ -67,8 +67,18 @@ public sealed class ZtunnelConfigControlPlaneTests
     }
 
     [Theory]
-    [InlineData("XDS_ADDRESS", "istiod:15012", "XDS_ADDRESS")]
+    [InlineData("istiod.istio-system.svc:15012", "https://istiod.istio-system.svc:15012")]
+    [InlineData("localhost:15012", "https://localhost:15012")]
+    [InlineData("http://cp:15010", "http://cp:15010")]
+    public void ZT_ENV_CP_03_an_address_without_a_scheme_is_https_as_ztunnel_reads_Istios_chart(string value, string url)
+    {
+        ZtunnelConfig c = ZtunnelConfig.FromEnvironment(new Hashtable { ["XDS_ADDRESS"] = value, ["CA_ADDRESS"] = value });
+        Assert.Equal((new Uri(url), new Uri(url)), (c.XdsAddress, c.CaAddress));
+    }
+
+    [Theory]
     [InlineData("XDS_ADDRESS", "ftp://istiod", "XDS_ADDRESS")]
+    [InlineData("XDS_ADDRESS", "https://", "XDS_ADDRESS")]
     [InlineData("SECRET_TTL", "0s", "SECRET_TTL")]
     public void ZT_ENV_CP_05_bad_values_name_the_variable(string name, string value, string named)
     {
