@@ -123,8 +123,14 @@ internal sealed class ResourceWatch<TItem, TList>(
 
             lines++;
             using var document = JsonDocument.Parse(line);
-            var type = document.RootElement.GetProperty("type").GetString();
-            var item = document.RootElement.GetProperty("object");
+            if (document.RootElement.ValueKind != JsonValueKind.Object
+                || !document.RootElement.TryGetProperty("type", out var typeElement)
+                || !document.RootElement.TryGetProperty("object", out var item))
+            {
+                throw new JsonException($"{path}: a watch line that is not an event: {(line.Length > 100 ? line[..100] : line)}");
+            }
+
+            var type = typeElement.GetString();
             switch (type)
             {
                 case "ERROR":
