@@ -21,6 +21,7 @@ internal sealed class KubernetesPodSource : IPodSource
     private readonly AgentLog _log;
     private readonly PodNetnsFinder _finder;
     private readonly NetnsPins _pins;
+    private readonly RedirectionAnnotation _annotation;
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -47,6 +48,7 @@ internal sealed class KubernetesPodSource : IPodSource
         _log = log;
         _finder = new PodNetnsFinder(options.HostProc);
         _pins = new NetnsPins(options.NetnsDirectory);
+        _annotation = new RedirectionAnnotation(client, log);
     }
 
     public string Description => $"the Kubernetes API at {_client.BaseUri} (node {_options.NodeName})";
@@ -206,6 +208,7 @@ internal sealed class KubernetesPodSource : IPodSource
 
         var retry = false;
         var gone = new List<string>();
+        var leaving = new List<V1Pod>();
         var wanted = new Dictionary<string, (V1Pod Pod, IReadOnlyList<IPAddress> Ips)>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var pod in pods)
@@ -224,6 +227,7 @@ internal sealed class KubernetesPodSource : IPodSource
                     if (await TryRemoveRulesAsync(pod, cancellationToken).ConfigureAwait(false))
                     {
                         gone.Add(uid);
+                        leaving.Add(pod);
                     }
                     else
                     {
@@ -241,7 +245,7 @@ internal sealed class KubernetesPodSource : IPodSource
         gone.AddRange(_enrolled.Keys.Where(uid => !seen.Contains(uid)));
 
         _reportedWaiting.IntersectWith(wanted.Keys);
-        var (added, missing) = wanted.Count > 0 ? await EnrollAsync(wanted, cancellationToken).ConfigureAwait(false) : (0, false);
+        var (added, missing) = wanted.Count > 0 ? await EnrollAsync(wanted, cancellationToken).ConfigureAwait(false) : ([], false);
         retry |= missing;
         foreach (var uid in gone)
         {
@@ -250,7 +254,7 @@ internal sealed class KubernetesPodSource : IPodSource
             _log.Info($"kubernetes: {record.Namespace}/{record.Name} uid={uid} leaves the mesh");
         }
 
-        if (gone.Count > 0 || added > 0)
+        if (gone.Count > 0 || added.Count > 0)
         {
             // The agent sends the ZDS adds and deletes from within this call; only then may the pins of gone pods go.
             _current = [.. _enrolled.Values];
@@ -262,15 +266,26 @@ internal sealed class KubernetesPodSource : IPodSource
             _pins.Unpin(uid);
         }
 
+        // istio-cni's record on the pod, once the ztunnel has been told (a deleted or finished pod is not annotated).
+        foreach (var pod in added)
+        {
+            await _annotation.SetAsync(pod, "enabled", cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var pod in leaving)
+        {
+            await _annotation.SetAsync(pod, null, cancellationToken).ConfigureAwait(false);
+        }
+
         _synced.TrySetResult();
         return retry;
     }
 
-    /// <summary>Finds, pins and applies the rules of the wanted pods; returns how many were enrolled and whether some must wait.</summary>
-    private async Task<(int Enrolled, bool Missing)> EnrollAsync(Dictionary<string, (V1Pod Pod, IReadOnlyList<IPAddress> Ips)> wanted, CancellationToken cancellationToken)
+    /// <summary>Finds, pins and applies the rules of the wanted pods; returns those enrolled and whether some must wait.</summary>
+    private async Task<(List<V1Pod> Enrolled, bool Missing)> EnrollAsync(Dictionary<string, (V1Pod Pod, IReadOnlyList<IPAddress> Ips)> wanted, CancellationToken cancellationToken)
     {
         var found = await _finder.FindAsync(wanted.ToDictionary(pair => pair.Key, pair => pair.Value.Ips, StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
-        var enrolled = 0;
+        var enrolled = new List<V1Pod>();
         var missing = false;
         try
         {
@@ -305,7 +320,7 @@ internal sealed class KubernetesPodSource : IPodSource
                 _reportedWaiting.Remove(uid);
                 _enrolled[uid] = new PodRecord(uid, pod.Metadata.Name, pod.Metadata.NamespaceProperty ?? "default", pod.Spec?.ServiceAccountName ?? "default", path);
                 _log.Info($"kubernetes: {name} uid={uid} enrolled: rules applied in {path}");
-                enrolled++;
+                enrolled.Add(pod);
             }
         }
         finally

@@ -158,16 +158,8 @@ internal sealed class ResourceWatch<TItem, TList>(
         return (version, lines);
     }
 
-    private async Task<HttpResponseMessage> SendAsync(string query, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri, path + query));
-        if (client.Credentials is { } credentials)
-        {
-            await credentials.ProcessHttpRequestAsync(request, cancellationToken).ConfigureAwait(false);
-        }
-
-        return await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-    }
+    private Task<HttpResponseMessage> SendAsync(string query, CancellationToken cancellationToken) =>
+        KubernetesRequests.SendAsync(client, HttpMethod.Get, path + query, null, cancellationToken);
 
     private async Task<KubernetesApiException> ErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {

@@ -57,6 +57,7 @@ internal sealed class FakeKubernetesApi : IAsyncDisposable
         var fake = new FakeKubernetesApi(app);
         app.MapGet("/api/v1/pods", context => fake.ServeAsync(context, "pods"));
         app.MapGet("/api/v1/namespaces", context => fake.ServeAsync(context, "namespaces"));
+        app.MapMethods("/api/v1/namespaces/{ns}/pods/{name}/status", ["PATCH"], context => fake.PatchStatusAsync(context));
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
         fake.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         return fake;
@@ -96,6 +97,15 @@ internal sealed class FakeKubernetesApi : IAsyncDisposable
                 pod.Metadata.DeletionTimestamp = DateTime.UtcNow;
                 Publish("pods", pod.Spec?.NodeName, "DELETED", WithKind(pod));
             }
+        }
+    }
+
+    /// <summary>The pod's annotation as the agent's patches left it; null when absent (or no such pod).</summary>
+    public string? AnnotationOf(string uid, string name)
+    {
+        lock (_gate)
+        {
+            return _pods.TryGetValue(uid, out var pod) && pod.Metadata.Annotations?.TryGetValue(name, out var value) == true ? value : null;
         }
     }
 
@@ -191,6 +201,53 @@ internal sealed class FakeKubernetesApi : IAsyncDisposable
         {
             await ListAsync(context, resource, node);
         }
+    }
+
+    /// <summary>A JSON merge patch of the pod's annotations on pods/status, as istio-cni sends (other fields are not patched here).</summary>
+    private async Task PatchStatusAsync(HttpContext context)
+    {
+        var podNamespace = (string)context.Request.RouteValues["ns"]!;
+        var name = (string)context.Request.RouteValues["name"]!;
+        using var patch = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
+        string body;
+        lock (_gate)
+        {
+            _requests.Add($"PATCH {context.Request.Path} {context.Request.ContentType} {patch.RootElement.GetRawText()}");
+            var pod = _pods.Values.FirstOrDefault(p => p.Metadata.NamespaceProperty == podNamespace && p.Metadata.Name == name);
+            if (pod is null || context.Request.ContentType != "application/merge-patch+json; charset=utf-8" && context.Request.ContentType != "application/merge-patch+json")
+            {
+                body = string.Empty;
+            }
+            else
+            {
+                var annotations = pod.Metadata.Annotations is null ? new Dictionary<string, string>() : new Dictionary<string, string>(pod.Metadata.Annotations);
+                foreach (var entry in patch.RootElement.GetProperty("metadata").GetProperty("annotations").EnumerateObject())
+                {
+                    if (entry.Value.ValueKind == System.Text.Json.JsonValueKind.Null)
+                    {
+                        annotations.Remove(entry.Name);
+                    }
+                    else
+                    {
+                        annotations[entry.Name] = entry.Value.GetString()!;
+                    }
+                }
+
+                pod.Metadata.Annotations = annotations;
+                pod.Metadata.ResourceVersion = Next();
+                Publish("pods", pod.Spec?.NodeName, "MODIFIED", WithKind(pod));
+                body = KubernetesJson.Serialize(pod);
+            }
+        }
+
+        if (body.Length == 0)
+        {
+            await StatusAsync(context, HttpStatusCode.NotFound, "NotFound", $"pods \"{name}\" not found");
+            return;
+        }
+
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(body);
     }
 
     private async Task ListAsync(HttpContext context, string resource, string? node)

@@ -58,6 +58,8 @@ public sealed class KubernetesAgentTests : IAsyncLifetime
         Assert.Contains(_api.Requests, r => r.StartsWith("GET /api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a", StringComparison.Ordinal) && !r.Contains("watch=", StringComparison.Ordinal));
         Assert.Contains(_api.Requests, r => r.StartsWith("GET /api/v1/pods?allowWatchBookmarks=true&fieldSelector=spec.nodeName%3Dnode-a&resourceVersion=", StringComparison.Ordinal) && r.EndsWith("&watch=true", StringComparison.Ordinal));
         Assert.Contains(_api.Requests, r => r.StartsWith("GET /api/v1/namespaces", StringComparison.Ordinal));
+        await WaitForAsync(() => _api.AnnotationOf(sandbox.Uid, "ambient.istio.io/redirection") == "enabled", "the redirection annotation");
+        Assert.Contains(_api.Requests, r => r.StartsWith("PATCH /api/v1/namespaces/mesh/pods/client/status application/merge-patch+json", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -173,13 +175,19 @@ public sealed class KubernetesAgentTests : IAsyncLifetime
         await StartAsync();
         await WaitForAsync(() => Handler.Infos.ContainsKey(sandbox.Uid), "the pod at the ztunnel");
         Assert.Contains("ISTIO_OUTPUT", sandbox.IptablesSave(), StringComparison.Ordinal);
+        await WaitForAsync(() => _api.AnnotationOf(sandbox.Uid, "ambient.istio.io/redirection") == "enabled", "the redirection annotation");
 
-        _api.Apply(Pod(sandbox, "labelled", "default"));
+        // The update keeps what the agent annotated; only the label goes.
+        var unlabelled = Pod(sandbox, "labelled", "default");
+        unlabelled.Metadata.Annotations = new Dictionary<string, string> { ["ambient.istio.io/redirection"] = "enabled" };
+        _api.Apply(unlabelled);
 
         await WaitForAsync(() => Handler.Deleted.Contains(sandbox.Uid), "the delete at the ztunnel");
         Assert.DoesNotContain("ISTIO", sandbox.IptablesSave(), StringComparison.Ordinal);
         Assert.Empty(_agent!.EnrolledUids);
         Assert.Contains($"uid={sandbox.Uid} no longer in the mesh: rules removed", Output, StringComparison.Ordinal);
+        await WaitForAsync(() => _api.AnnotationOf(sandbox.Uid, "ambient.istio.io/redirection") is null, "the redirection annotation removed");
+        Assert.Contains(_api.Requests, r => r.EndsWith("""{"metadata":{"annotations":{"ambient.istio.io/redirection":null}}}""", StringComparison.Ordinal));
     }
 
     [Fact]
