@@ -25,13 +25,7 @@ internal sealed class KubernetesPodSource : IPodSource
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    // The caches the watches fill (under _cacheGate); the reconcile loop reads a copy.
-    private readonly Lock _cacheGate = new();
-    private readonly Dictionary<string, V1Pod> _pods = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, IDictionary<string, string>> _namespaceLabels = new(StringComparer.Ordinal);
-    private bool _podsListed;
-    private bool _namespacesListed;
+    private readonly NodePodCache _cache;
 
     // Owned by the reconcile loop alone; _current is its published view.
     private readonly Dictionary<string, PodRecord> _enrolled = new(StringComparer.Ordinal);
@@ -49,6 +43,7 @@ internal sealed class KubernetesPodSource : IPodSource
         _finder = new PodNetnsFinder(options.HostProc);
         _pins = new NetnsPins(options.NetnsDirectory);
         _annotation = new RedirectionAnnotation(client, log);
+        _cache = new NodePodCache(Wake);
     }
 
     public string Description => $"the Kubernetes API at {_client.BaseUri} (node {_options.NodeName})";
@@ -60,95 +55,12 @@ internal sealed class KubernetesPodSource : IPodSource
     public void Start(Action changed)
     {
         _changed = changed;
-        var pods = new ResourceWatch<V1Pod, V1PodList>(_client, "api/v1/pods", $"spec.nodeName={_options.NodeName}", _options, _log, OnPodList, OnPodEvent);
-        var namespaces = new ResourceWatch<V1Namespace, V1NamespaceList>(_client, "api/v1/namespaces", null, _options, _log, OnNamespaceList, OnNamespaceEvent);
+        var pods = new ResourceWatch<V1Pod, V1PodList>(_client, "api/v1/pods", $"spec.nodeName={_options.NodeName}", _options, _log, _cache.ReplacePods, _cache.ApplyPod);
+        var namespaces = new ResourceWatch<V1Namespace, V1NamespaceList>(_client, "api/v1/namespaces", null, _options, _log, _cache.ReplaceNamespaces, _cache.ApplyNamespace);
         _running = Task.WhenAll(
             Task.Run(() => pods.RunAsync(_stop.Token)),
             Task.Run(() => namespaces.RunAsync(_stop.Token)),
             Task.Run(() => ReconcileLoopAsync(_stop.Token)));
-    }
-
-    private void OnPodList(IReadOnlyList<V1Pod> pods)
-    {
-        lock (_cacheGate)
-        {
-            // A relist replaces the cache: a pod deleted while the watch was away is simply missing now.
-            _pods.Clear();
-            foreach (var pod in pods)
-            {
-                if (pod.Metadata?.Uid is { } uid)
-                {
-                    _pods[uid] = pod;
-                }
-            }
-
-            _podsListed = true;
-        }
-
-        Wake();
-    }
-
-    private void OnPodEvent(string type, V1Pod pod)
-    {
-        if (pod.Metadata?.Uid is not { } uid)
-        {
-            return;
-        }
-
-        lock (_cacheGate)
-        {
-            if (type == "DELETED")
-            {
-                _pods.Remove(uid);
-            }
-            else
-            {
-                _pods[uid] = pod;
-            }
-        }
-
-        Wake();
-    }
-
-    private void OnNamespaceList(IReadOnlyList<V1Namespace> namespaces)
-    {
-        lock (_cacheGate)
-        {
-            _namespaceLabels.Clear();
-            foreach (var item in namespaces)
-            {
-                if (item.Metadata?.Name is { } name)
-                {
-                    _namespaceLabels[name] = item.Metadata.Labels ?? new Dictionary<string, string>();
-                }
-            }
-
-            _namespacesListed = true;
-        }
-
-        Wake();
-    }
-
-    private void OnNamespaceEvent(string type, V1Namespace item)
-    {
-        if (item.Metadata?.Name is not { } name)
-        {
-            return;
-        }
-
-        lock (_cacheGate)
-        {
-            if (type == "DELETED")
-            {
-                _namespaceLabels.Remove(name);
-            }
-            else
-            {
-                _namespaceLabels[name] = item.Metadata.Labels ?? new Dictionary<string, string>();
-            }
-        }
-
-        Wake();
     }
 
     private void Wake() => _wake.Writer.TryWrite(true);
@@ -193,18 +105,12 @@ internal sealed class KubernetesPodSource : IPodSource
     /// <summary>One pass over the cached pods; true when some pod must be tried again later.</summary>
     private async Task<bool> ReconcileAsync(CancellationToken cancellationToken)
     {
-        List<V1Pod> pods;
-        Dictionary<string, IDictionary<string, string>> namespaceLabels;
-        lock (_cacheGate)
+        if (_cache.Snapshot() is not { } snapshot)
         {
-            if (!_podsListed || !_namespacesListed)
-            {
-                return false;
-            }
-
-            pods = [.. _pods.Values];
-            namespaceLabels = new Dictionary<string, IDictionary<string, string>>(_namespaceLabels, StringComparer.Ordinal);
+            return false;
         }
+
+        var (pods, namespaceLabels) = snapshot;
 
         var retry = false;
         var gone = new List<string>();
