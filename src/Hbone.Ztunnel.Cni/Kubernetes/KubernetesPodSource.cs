@@ -169,7 +169,7 @@ internal sealed class KubernetesPodSource : IPodSource
 
         foreach (var uid in gone)
         {
-            _pins.Unpin(uid);
+            TryUnpin(uid);
         }
 
         // istio-cni's record on the pod, once the ztunnel has been told (a deleted or finished pod is not annotated).
@@ -218,7 +218,7 @@ internal sealed class KubernetesPodSource : IPodSource
                 catch (Exception ex) when (ex is IOException or InterceptionException)
                 {
                     _log.Error($"kubernetes: cannot enroll {name} uid={uid}: {ex.Message}; trying again");
-                    _pins.Unpin(uid);
+                    TryUnpin(uid);
                     missing = true;
                     continue;
                 }
@@ -256,6 +256,19 @@ internal sealed class KubernetesPodSource : IPodSource
         }
     }
 
+    /// <summary>Drops the pod's pin; a failure is logged (a stale mount costs a namespace kept alive, not a wrong pod).</summary>
+    private void TryUnpin(string uid)
+    {
+        try
+        {
+            _pins.Unpin(uid);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _log.Error($"kubernetes: {ex.Message}");
+        }
+    }
+
     /// <summary>The rules for this pod: the node's DNS capture unless its <c>ambient.istio.io/dns-capture</c> annotation says otherwise.</summary>
     private InPodInterception Interception(V1Pod pod)
     {
@@ -272,14 +285,7 @@ internal sealed class KubernetesPodSource : IPodSource
         await _running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         foreach (var uid in _enrolled.Keys)
         {
-            try
-            {
-                _pins.Unpin(uid);
-            }
-            catch (IOException ex)
-            {
-                _log.Error($"kubernetes: {ex.Message}");
-            }
+            TryUnpin(uid);
         }
 
         _synced.TrySetCanceled();

@@ -21,6 +21,7 @@ internal sealed partial class PodNetnsFinder(string hostProc)
         var found = new Dictionary<string, Candidate>(StringComparer.Ordinal);
         var ownerOfNamespace = new Dictionary<string, string>(StringComparer.Ordinal);
         var verified = new Dictionary<(string Namespace, string Uid), bool>();
+
         // The host's namespace is pid 1's; the agent's own (host network, as istio-cni's DaemonSet) stands in where pid 1 is not readable.
         var hostNamespaces = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in (string[])[Path.Combine(hostProc, "1", "ns", "net"), "/proc/self/ns/net"])
