@@ -82,10 +82,10 @@ internal sealed class ResourceWatch<TItem, TList>(
         }
 
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        var list = KubernetesJson.Deserialize<TList>(body) ?? throw new JsonException($"{path}: empty list");
+        var list = KubernetesJson.Deserialize<TList>(body) ?? throw new JsonException("an empty list");
         var items = list.Items ?? [];
         onList([.. items]);
-        return list.Metadata?.ResourceVersion ?? throw new JsonException($"{path}: the list has no metadata.resourceVersion");
+        return list.Metadata?.ResourceVersion ?? throw new JsonException("the list has no metadata.resourceVersion");
     }
 
     /// <summary>Watches from <paramref name="version"/> until the server closes; returns the last version seen (null when it expired) and the lines read.</summary>
@@ -127,7 +127,7 @@ internal sealed class ResourceWatch<TItem, TList>(
                 || !document.RootElement.TryGetProperty("type", out var typeElement)
                 || !document.RootElement.TryGetProperty("object", out var item))
             {
-                throw new JsonException($"{path}: a watch line that is not an event: {(line.Length > 100 ? line[..100] : line)}");
+                throw new JsonException($"a watch line that is not an event: {(line.Length > 100 ? line[..100] : line)}");
             }
 
             var type = typeElement.GetString();
@@ -151,7 +151,7 @@ internal sealed class ResourceWatch<TItem, TList>(
                     onEvent(type, resource);
                     break;
                 default:
-                    throw new JsonException($"{path}: unknown watch event type '{type}'");
+                    throw new JsonException($"unknown watch event type '{type}'");
             }
         }
 
@@ -175,7 +175,7 @@ internal sealed class ResourceWatch<TItem, TList>(
             detail = body.Length > 200 ? body[..200] : body;
         }
 
-        return new KubernetesApiException(response.StatusCode, $"{path}: HTTP {(int)response.StatusCode}: {detail}");
+        return new KubernetesApiException(response.StatusCode, $"HTTP {(int)response.StatusCode}: {detail}");
     }
 
     private static string Query(params (string Name, string? Value)[] parameters)
