@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.CommandLine;
 using Hbone.Ztunnel.Cni.Agent;
+using Hbone.Ztunnel.Cni.Kubernetes;
 using Hbone.Ztunnel.Cni.Rules;
 
 // hbone-ztunnel-cni: what the CNI plugin and pod events do on a node, from the shell.
@@ -64,31 +65,63 @@ remove.SetAction(async (parse, token) =>
 });
 
 var socket = new Option<string>("--socket") { Description = "The ZDS Unix socket the ztunnel connects to.", DefaultValueFactory = _ => "/var/run/ztunnel/ztunnel.sock" };
-var agentPodsDir = new Option<string>("--pods-dir") { Description = "The directory of enrolled pods (written by 'enroll --pods-dir').", Required = true };
-var agent = new Command("agent", "Run the node agent: serve ZDS on --socket and hand the ztunnel every pod in --pods-dir, following changes, until SIGTERM or Ctrl+C.")
+var agentPodsDir = new Option<string>("--pods-dir") { Description = "Take the pods from this directory (written by 'enroll --pods-dir'): one machine, no cluster." };
+var kubernetes = new Option<bool>("--kubernetes")
 {
-    socket, agentPodsDir,
+    Description = "Take the node's pods from the Kubernetes API server (env NODE_NAME required; POD_NAMESPACE, EXCLUDE_NAMESPACES, AMBIENT_DNS_CAPTURE as istio-cni) and enroll the ambient ones.",
 };
+var kubeconfig = new Option<string>("--kubeconfig") { Description = "With --kubernetes: the kubeconfig to use (default: $KUBECONFIG, else the pod's in-cluster service account)." };
+var hostProc = new Option<string>("--host-proc") { Description = "With --kubernetes: the node's /proc, scanned for pod network namespaces.", DefaultValueFactory = _ => "/proc" };
+var agent = new Command("agent", "Run the node agent: serve ZDS on --socket and hand the ztunnel every pod of --pods-dir or, with --kubernetes, every ambient pod of this node, following changes, until SIGTERM or Ctrl+C.")
+{
+    socket, agentPodsDir, kubernetes, kubeconfig, hostProc,
+};
+agent.Validators.Add(result =>
+{
+    var fromApi = result.GetValue(kubernetes);
+    if (fromApi == (result.GetValue(agentPodsDir) is not null))
+    {
+        result.AddError(fromApi ? "--kubernetes and --pods-dir cannot be used together." : "one of --kubernetes or --pods-dir is required.");
+    }
+    else if (!fromApi && result.GetValue(kubeconfig) is not null)
+    {
+        result.AddError("--kubeconfig goes with --kubernetes.");
+    }
+});
 agent.SetAction(async (parse, token) =>
 {
     // Our own SIGTERM/SIGINT handling, registered before any pod is announced: a signal always means a clean stop.
     var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    using var stopping = new CancellationTokenSource();
     void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
         stop.TrySetResult();
+        stopping.Cancel();
     }
 
     using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-    NodeAgent node;
+    NodeAgent? node;
     try
     {
-        node = new NodeAgent(parse.GetRequiredValue(socket), parse.GetRequiredValue(agentPodsDir), Console.Out, Console.Error);
+        node = parse.GetValue(kubernetes)
+            ? await KubernetesAgent.StartAsync(parse.GetRequiredValue(socket), parse.GetValue(kubeconfig), parse.GetRequiredValue(hostProc), stopping.Token)
+            : new NodeAgent(parse.GetRequiredValue(socket), parse.GetRequiredValue(agentPodsDir), Console.Out, Console.Error);
     }
-    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException or k8s.Exceptions.KubeConfigException or k8s.Exceptions.KubernetesClientException)
     {
         await Console.Error.WriteLineAsync($"hbone-ztunnel-cni: error: {ex.Message}");
+        return 1;
+    }
+    catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+    {
+        // Stopped before the first sync: nothing was served.
+        return 0;
+    }
+
+    if (node is null)
+    {
         return 1;
     }
 

@@ -11,8 +11,11 @@ internal static class PodDirectory
 {
     public const string Extension = ".json";
 
-    /// <summary>The pod's file name: letters, digits, '-' and '.' kept, every other byte as <c>_XX</c> (so distinct uids never share a file).</summary>
-    public static string FileNameOf(string uid)
+    /// <summary>The pod's file name: <see cref="SafeNameOf"/> plus <see cref="Extension"/>.</summary>
+    public static string FileNameOf(string uid) => SafeNameOf(uid) + Extension;
+
+    /// <summary>The uid as a file name: letters, digits, '-' and '.' kept, every other byte as <c>_XX</c> (so distinct uids never share a file).</summary>
+    public static string SafeNameOf(string uid)
     {
         ArgumentException.ThrowIfNullOrEmpty(uid);
         var name = new StringBuilder(uid.Length + Extension.Length);
@@ -28,7 +31,7 @@ internal static class PodDirectory
             }
         }
 
-        return name.Append(Extension).ToString();
+        return name.ToString();
     }
 
     /// <summary>Writes the pod's file atomically: a hidden temp file in the same directory, then a rename over the target.</summary>

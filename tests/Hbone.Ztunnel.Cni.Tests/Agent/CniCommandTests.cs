@@ -105,9 +105,31 @@ public sealed class CniCommandTests : IDisposable
         }
     }
 
+    [Fact]
+    [Trait("case", "CNI-AGENT-16")]
+    public async Task CNI_AGENT_16_the_agent_takes_exactly_one_pod_source_and_kubernetes_needs_NODE_NAME()
+    {
+        var socket = Path.Combine(_directory, "run", "ztunnel.sock");
+
+        var (code, _, stderr) = await RunAsync("agent", "--socket", socket);
+        Assert.Equal(1, code);
+        Assert.Contains("one of --kubernetes or --pods-dir is required.", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = await RunAsync("agent", "--socket", socket, "--kubernetes", "--pods-dir", PodsDirectory);
+        Assert.Equal(1, code);
+        Assert.Contains("--kubernetes and --pods-dir cannot be used together.", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = await RunAsync(new Dictionary<string, string?> { ["NODE_NAME"] = null, ["KUBECONFIG"] = null }, "agent", "--socket", socket, "--kubernetes", "--host-proc", "/proc");
+        Assert.Equal(1, code);
+        Assert.Equal("hbone-ztunnel-cni: error: NODE_NAME is required with --kubernetes (set it from spec.nodeName with the downward API).", stderr.Trim());
+        Assert.False(File.Exists(socket));
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static Process Start(params string[] args)
+    private static Process Start(params string[] args) => Start(null, args);
+
+    private static Process Start(Dictionary<string, string?>? environment, params string[] args)
     {
         // Under 'dotnet test' DOTNET_HOST_PATH is the muxer running the tests.
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -116,6 +138,18 @@ public sealed class CniCommandTests : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? [])
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Hbone.Ztunnel.Cni.dll"));
         foreach (var arg in args)
         {
@@ -125,9 +159,11 @@ public sealed class CniCommandTests : IDisposable
         return Process.Start(start)!;
     }
 
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(null, args);
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(Dictionary<string, string?>? environment, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(environment, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         try
