@@ -22,7 +22,7 @@ internal sealed partial class PodNetnsFinder(string hostProc)
         var ownerOfNamespace = new Dictionary<string, string>(StringComparer.Ordinal);
         var verified = new Dictionary<(string Namespace, string Uid), bool>();
 
-        // The host's namespace is pid 1's; the agent's own (host network, as istio-cni's DaemonSet) stands in where pid 1 is not readable.
+        // The host's namespace is pid 1's (readable with SYS_PTRACE, as istio-cni has); the agent's own is never a pod's either.
         var hostNamespaces = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in (string[])[Path.Combine(hostProc, "1", "ns", "net"), "/proc/self/ns/net"])
         {

@@ -14,6 +14,7 @@ namespace Hbone.Ztunnel.InPod;
 internal sealed partial class PodRegistry(ILogger<PodRegistry> logger) : IZdsWorkloadHandler, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, PodProxy> _pods = new();
+    private readonly ConcurrentDictionary<(string Namespace, string Name), PodProxy> _podsByName = new();
     private readonly List<Task> _draining = [];
     private ProxyContext? _context;
 
@@ -22,11 +23,21 @@ internal sealed partial class PodRegistry(ILogger<PodRegistry> logger) : IZdsWor
 
     public IReadOnlyList<PodProxy> Pods => [.. _pods.Values];
 
-    /// <summary>The enrolled pod whose workload has <paramref name="address"/> on this node's network: the config's address index, then the uid.</summary>
+    /// <summary>
+    /// The enrolled pod whose workload has <paramref name="address"/> on this node's network: the config's address index,
+    /// then the pod by the workload's uid or, with istiod's uids, by its namespace and name (checked as the pod matches it).
+    /// </summary>
     public PodProxy? FindByAddress(IPAddress address)
     {
         var store = _context!.Store;
-        return store.FindWorkload(store.Network, address) is { } workload ? _pods.GetValueOrDefault(workload.Uid) : null;
+        var snapshot = store.Current;
+        if (snapshot.FindWorkload(store.Network, address) is not { } workload)
+        {
+            return null;
+        }
+
+        var pod = _pods.GetValueOrDefault(workload.Uid) ?? _podsByName.GetValueOrDefault((workload.Namespace, workload.Name));
+        return pod is not null && ReferenceEquals(pod.FindWorkload(snapshot), workload) ? pod : null;
     }
 
     public string? OnAdd(string uid, WorkloadInfo info, SafeFileHandle netns)
@@ -53,6 +64,7 @@ internal sealed partial class PodRegistry(ILogger<PodRegistry> logger) : IZdsWor
         }
 
         _pods[uid] = pod;
+        _podsByName[(info.Namespace, info.Name)] = pod;
         Log.Added(logger, uid, info.Namespace, info.Name);
         return null;
     }
@@ -63,6 +75,7 @@ internal sealed partial class PodRegistry(ILogger<PodRegistry> logger) : IZdsWor
     {
         if (_pods.TryRemove(uid, out var pod))
         {
+            _podsByName.TryRemove(new KeyValuePair<(string, string), PodProxy>((pod.Info.Namespace, pod.Info.Name), pod));
             Log.Removed(logger, uid);
             Drain(pod);
         }
@@ -99,6 +112,7 @@ internal sealed partial class PodRegistry(ILogger<PodRegistry> logger) : IZdsWor
         {
             if (_pods.TryRemove(uid, out var pod))
             {
+                _podsByName.TryRemove(new KeyValuePair<(string, string), PodProxy>((pod.Info.Namespace, pod.Info.Name), pod));
                 Drain(pod, deadline);
             }
         }

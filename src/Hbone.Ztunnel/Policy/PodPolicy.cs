@@ -6,7 +6,7 @@ namespace Hbone.Ztunnel.Policy;
 /// The L4 authorization of one pod's workload, kept across config snapshots: the policy set is rebuilt once per
 /// snapshot and swapped into the same <see cref="PolicyEngine"/>, so its decision caches live as long as the pod.
 /// </summary>
-internal sealed class PodPolicy(string uid)
+internal sealed class PodPolicy(Func<WorkloadSnapshot, Workload?> findWorkload)
 {
     private readonly Lock _gate = new();
     private PolicyEngine? _engine;
@@ -21,7 +21,7 @@ internal sealed class PodPolicy(string uid)
             if (!ReferenceEquals(_snapshot, snapshot))
             {
                 _snapshot = snapshot;
-                var set = snapshot.FindWorkloadByUid(uid) is { } workload
+                var set = findWorkload(snapshot) is { } workload
                     ? PolicySet.Create(new DestinationWorkload(workload.Namespace, workload.Name, workload.Labels, workload.AuthorizationPolicies), snapshot.Config.Policies, snapshot.MissingPolicies(workload))
                     : null;
                 if (set is not null)

@@ -40,7 +40,7 @@ internal sealed partial class PodProxy : IAsyncDisposable
         _context = context;
         _executor = new NetnsExecutor(netns, $"{info.Namespace}/{info.Name}");
         Sockets = new PodSockets(_executor, context.Config.SocketMark);
-        Policy = new PodPolicy(uid);
+        Policy = new PodPolicy(FindWorkload);
         _listeners = new PodListeners(Sockets, () => Draining);
         _logger = context.LoggerFactory.CreateLogger<PodProxy>();
     }
@@ -61,13 +61,17 @@ internal sealed partial class PodProxy : IAsyncDisposable
     public bool Draining => _stopping.IsCancellationRequested;
 
     /// <summary>The pod's workload in the current config, when the config knows it.</summary>
-    public Workload? Workload => _context.Store.FindWorkloadByUid(Uid);
+    public Workload? Workload => FindWorkload(_context.Store.Current);
 
     /// <summary>The pod's first address in the current config.</summary>
     public IPAddress? Address => Workload is { WorkloadIps.Count: > 0 } w ? w.WorkloadIps[0] : null;
 
     /// <summary>The pod's first address of <paramref name="family"/> in the current config (a dual-stack pod has one of each).</summary>
     public IPAddress? AddressOf(AddressFamily family) => Workload?.WorkloadIps.FirstOrDefault(ip => ip.AddressFamily == family);
+
+    /// <summary>The pod's workload in <paramref name="snapshot"/>, matched as ztunnel matches it.</summary>
+    public Workload? FindWorkload(WorkloadSnapshot snapshot) =>
+        snapshot.FindPodWorkload(Uid, Info.Namespace, Info.Name, Info.ServiceAccount, _context.Config.NodeName);
 
     /// <summary>Opens the listeners in the pod's namespace and starts accepting.</summary>
     public void Start()

@@ -12,6 +12,7 @@ public sealed class WorkloadSnapshot
     private const int HbonePort = 15008;
     private readonly Dictionary<NetworkAddress, Workload> _workloadsByIp = [];
     private readonly Dictionary<string, Workload> _workloadsByUid = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Namespace, string Name), List<Workload>> _workloadsByPod = [];
     private readonly Dictionary<NetworkAddress, Service> _servicesByVip = [];
     private readonly Dictionary<string, Service> _servicesByHostname = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Workload[]> _endpoints = new(StringComparer.Ordinal);
@@ -34,6 +35,12 @@ public sealed class WorkloadSnapshot
         {
             _workloadsByUid[w.Uid] = w;
             _identities[w.Uid] = SpiffeId.ForIstio(trustDomain, w.Namespace, w.ServiceAccount);
+            if (!_workloadsByPod.TryGetValue((w.Namespace, w.Name), out List<Workload>? sameName))
+            {
+                _workloadsByPod[(w.Namespace, w.Name)] = sameName = [];
+            }
+
+            sameName.Add(w);
             foreach (IPAddress ip in w.WorkloadIps)
             {
                 _workloadsByIp.TryAdd(new NetworkAddress(w.Network, Normalize(ip)), w);
@@ -105,6 +112,33 @@ public sealed class WorkloadSnapshot
 
     /// <summary>The workload with this uid.</summary>
     public Workload? FindWorkloadByUid(string uid) => _workloadsByUid.GetValueOrDefault(uid);
+
+    /// <summary>
+    /// The workload of a pod the node agent handed over: the one with the pod's uid when the config uses it (the local
+    /// config), else, as ztunnel matches it, the one with the pod's namespace, name and service account on this node
+    /// (istiod's workload uids are <c>cluster//Pod/namespace/name</c>, not the Kubernetes uid istio-cni sends).
+    /// </summary>
+    /// <param name="node">This node's name; a workload that names another node is not this pod.</param>
+    public Workload? FindPodWorkload(string uid, string @namespace, string name, string serviceAccount, string? node)
+    {
+        if (_workloadsByUid.TryGetValue(uid, out Workload? byUid))
+        {
+            return byUid;
+        }
+
+        if (_workloadsByPod.TryGetValue((@namespace, name), out List<Workload>? candidates))
+        {
+            foreach (Workload w in candidates)
+            {
+                if (w.ServiceAccount == serviceAccount && (string.IsNullOrEmpty(node) || w.Node.Length == 0 || w.Node == node))
+                {
+                    return w;
+                }
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The service with this VIP in this network.</summary>
     public Service? FindService(string network, IPAddress vip) => _servicesByVip.GetValueOrDefault(new NetworkAddress(network, Normalize(vip)));
