@@ -61,7 +61,6 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
     .AddFilter("Hbone.Kestrel", LogLevel.Warning)
     .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
 using var metrics = new ZtunnelMetrics();
-using var exporter = new PrometheusExporter(metrics.Meter);
 using var reporter = new ConnectionReporter(metrics, new AccessLogWriter(Console.Out, config.JsonLogs));
 
 ZtunnelHost host;
@@ -93,7 +92,7 @@ await using (host)
                 Pods = host.Pods.Describe,
                 Certificates = () => host.Certificates,
                 Xds = () => host.Xds,
-                WriteMetrics = exporter.WriteTo,
+                Metrics = metrics.Meter,
                 IsReady = () => host.IsReady,
                 RequestShutdown = host.RequestShutdown,
             },

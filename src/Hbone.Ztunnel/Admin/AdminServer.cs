@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -23,12 +24,14 @@ public sealed class AdminServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly AdminServerOptions _options;
+    private readonly PrometheusExporter? _exporter;
     private int _disposed;
 
     private AdminServer(WebApplication app, AdminServerOptions options)
     {
         _app = app;
         _options = options;
+        _exporter = options.Metrics is { } meter ? new PrometheusExporter(meter) : null;
     }
 
     /// <summary>The bound admin endpoint (the real port when <see cref="AdminServerOptions.Admin"/> asked for port 0).</summary>
@@ -74,6 +77,7 @@ public sealed class AdminServer : IAsyncDisposable
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            server._exporter?.Dispose();
             throw;
         }
 
@@ -106,6 +110,7 @@ public sealed class AdminServer : IAsyncDisposable
         }
 
         await _app.DisposeAsync().ConfigureAwait(false);
+        _exporter?.Dispose();
     }
 
     private Task HandleAsync(HttpContext context)
@@ -189,7 +194,7 @@ public sealed class AdminServer : IAsyncDisposable
     {
         // The callback writes synchronously; Kestrel forbids synchronous body writes, so buffer first.
         using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
-        _options.WriteMetrics(text);
+        _exporter?.WriteTo(text);
         context.Response.ContentType = PrometheusContentType;
         return context.Response.WriteAsync(text.ToString(), context.RequestAborted);
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Hbone.Ztunnel.State;
 
@@ -27,8 +28,8 @@ public sealed class AdminServerOptions
     /// <summary>Supplies the workload certificates for <c>/config_dump</c>.</summary>
     public Func<IReadOnlyList<Hbone.Istio.Ca.CertificateStatus>> Certificates { get; set; } = static () => [];
 
-    /// <summary>Writes the metrics in the Prometheus text format (0.0.4). Writes nothing unless set.</summary>
-    public Action<TextWriter> WriteMetrics { get; set; } = static _ => { };
+    /// <summary>The meter whose instruments <c>/metrics</c> exposes (this instance only, not others of its name); none unless set.</summary>
+    public Meter? Metrics { get; set; }
 
     /// <summary>Whether the proxy is ready (config loaded, pods set up). False unless set.</summary>
     public Func<bool> IsReady { get; set; } = static () => false;
