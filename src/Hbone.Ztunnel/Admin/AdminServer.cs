@@ -18,20 +18,19 @@ namespace Hbone.Ztunnel.Admin;
 /// </summary>
 public sealed class AdminServer : IAsyncDisposable
 {
-    private const string PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
     private const string TextContentType = "text/plain; charset=utf-8";
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(2);
 
     private readonly WebApplication _app;
     private readonly AdminServerOptions _options;
-    private readonly PrometheusExporter? _exporter;
+    private readonly PrometheusMetrics? _metrics;
     private int _disposed;
 
     private AdminServer(WebApplication app, AdminServerOptions options)
     {
         _app = app;
         _options = options;
-        _exporter = options.Metrics is { } meter ? new PrometheusExporter(meter) : null;
+        _metrics = options.Metrics is { } meter ? new PrometheusMetrics(meter) : null;
     }
 
     /// <summary>The bound admin endpoint (the real port when <see cref="AdminServerOptions.Admin"/> asked for port 0).</summary>
@@ -69,6 +68,7 @@ public sealed class AdminServer : IAsyncDisposable
 
         WebApplication app = builder.Build();
         var server = new AdminServer(app, options);
+        server._metrics?.MapScrapingEndpoint(app, server.IsScrape);
         app.Run(server.HandleAsync);
         try
         {
@@ -77,7 +77,7 @@ public sealed class AdminServer : IAsyncDisposable
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            server._exporter?.Dispose();
+            server._metrics?.Dispose();
             throw;
         }
 
@@ -110,8 +110,14 @@ public sealed class AdminServer : IAsyncDisposable
         }
 
         await _app.DisposeAsync().ConfigureAwait(false);
-        _exporter?.Dispose();
+        _metrics?.Dispose();
     }
+
+    /// <summary>A GET of <c>/metrics</c> or <c>/stats/prometheus</c> on the stats port: the exporter answers it.</summary>
+    private bool IsScrape(HttpContext context) =>
+        context.Connection.LocalPort == StatsEndPoint.Port
+        && HttpMethods.IsGet(context.Request.Method)
+        && context.Request.Path.Value is "/metrics" or "/stats/prometheus";
 
     private Task HandleAsync(HttpContext context)
     {
@@ -190,13 +196,11 @@ public sealed class AdminServer : IAsyncDisposable
         return TextAsync(context, "OK");
     }
 
-    private Task MetricsAsync(HttpContext context)
+    private static Task MetricsAsync(HttpContext context)
     {
-        // The callback writes synchronously; Kestrel forbids synchronous body writes, so buffer first.
-        using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
-        _exporter?.WriteTo(text);
-        context.Response.ContentType = PrometheusContentType;
-        return context.Response.WriteAsync(text.ToString(), context.RequestAborted);
+        // Reached only without a meter (with one, the exporter's branch answers): an exposition with no series.
+        context.Response.ContentType = PrometheusMetrics.TextContentType;
+        return Task.CompletedTask;
     }
 
     private Task ReadyAsync(HttpContext context)

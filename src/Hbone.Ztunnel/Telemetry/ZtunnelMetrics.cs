@@ -66,7 +66,7 @@ public sealed class ZtunnelMetrics : IDisposable
         _dnsUpstreamFailures = Meter.CreateCounter<long>(DnsUpstreamFailuresName, "{request}", "Total number of DNS requests that failed to forward upstream (unstable)");
     }
 
-    /// <summary>The meter the counters live on (give it to <see cref="PrometheusExporter"/>).</summary>
+    /// <summary>The meter the counters live on (give it to <see cref="Admin.AdminServerOptions.Metrics"/> to serve it on <c>/metrics</c>).</summary>
     public Meter Meter { get; }
 
     /// <summary>Counts one connection opened.</summary>

@@ -36,13 +36,13 @@ public sealed class ConnectionReporterTests : IDisposable
     };
 
     private readonly ZtunnelMetrics _metrics = new();
-    private readonly PrometheusExporter _exporter;
+    private readonly CounterRecorder _exporter;
     private readonly StringWriter _log = new(CultureInfo.InvariantCulture);
     private readonly ConnectionReporter _reporter;
 
     public ConnectionReporterTests()
     {
-        _exporter = new PrometheusExporter(_metrics.Meter);
+        _exporter = new CounterRecorder(_metrics.Meter);
         _reporter = new ConnectionReporter(_metrics, new AccessLogWriter(_log, json: false, new FixedTimeProvider(Now)));
     }
 

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using Hbone.Relay;
 using Hbone.Ztunnel.Proxy;
 using Hbone.Ztunnel.Telemetry;
+using Hbone.Ztunnel.Tests.Telemetry;
 using static Hbone.Ztunnel.Tests.Telemetry.TelemetryFixtures;
 
 namespace Hbone.Ztunnel.Tests.Proxy;
@@ -18,12 +19,12 @@ public sealed class LiveByteMetricsTests : IDisposable
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
     private readonly ZtunnelMetrics _metrics = new();
-    private readonly PrometheusExporter _exporter;
+    private readonly CounterRecorder _exporter;
     private readonly StringWriter _log = new(CultureInfo.InvariantCulture);
 
     public LiveByteMetricsTests()
     {
-        _exporter = new PrometheusExporter(_metrics.Meter);
+        _exporter = new CounterRecorder(_metrics.Meter);
     }
 
     public void Dispose()

@@ -48,7 +48,7 @@ public class ZtunnelMetricsTests
     public void TEL_08_meter_is_named_hbone_ztunnel_and_disposed_with_the_metrics()
     {
         var metrics = new ZtunnelMetrics();
-        using var exporter = new PrometheusExporter(metrics.Meter);
+        using var exporter = new CounterRecorder(metrics.Meter);
         Assert.Equal("Hbone.Ztunnel", metrics.Meter.Name);
 
         metrics.ConnectionOpened(ClientToEcho());
