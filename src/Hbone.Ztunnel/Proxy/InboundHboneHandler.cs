@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Hbone.Kestrel;
 using Hbone.Ztunnel.Policy;
+using Hbone.Ztunnel.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Hbone.Ztunnel.Proxy;
@@ -45,6 +46,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
         var snapshot = _context.Store.Current;
         var workload = pod?.Workload;
         var remote = connect.RemoteEndPoint;
+        var service = workload is null ? null : InboundService.Guess(snapshot, workload, connect.Authority.ToIPEndPoint()?.Port);
         var report = new ConnectionReport
         {
             Inbound = true,
@@ -54,6 +56,9 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             SourceIdentity = connect.PeerIdentity,
             DestinationWorkload = workload,
             DestinationIdentity = connect.LocalIdentity,
+            DestinationService = service?.Hostname,
+            DestinationServiceName = service?.Name,
+            DestinationServiceNamespace = service?.Namespace,
             MutualTls = true,
             Live = new LiveBytes(() => (connect.Tunnel?.BytesFromPeer ?? 0, connect.Tunnel?.BytesToPeer ?? 0)),
         };
@@ -79,12 +84,16 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             }
 
             var tunnel = connect.Tunnel;
+            var denied = connect.Items.TryGetValue(DeniedKey, out var reason) ? reason as string : null;
             _context.Reporter.Report(report with
             {
                 Status = connect.StatusCode,
                 BytesSent = tunnel?.BytesFromPeer ?? 0,
                 BytesReceived = tunnel?.BytesToPeer ?? 0,
-                Error = connection?.AbortReason ?? (connect.Items.TryGetValue(DeniedKey, out var denied) ? denied as string : null) ?? connect.RejectReason ?? connect.OutcomeError,
+                Error = connection?.AbortReason ?? denied ?? connect.RejectReason ?? connect.OutcomeError,
+                // Past authorization, a rejection is the upstream connect failing (503).
+                ResponseFlags = denied is not null ? ResponseFlags.Deny
+                    : connection?.AbortFlags ?? (connect.RejectReason is not null ? ResponseFlags.Connect : ResponseFlags.None),
                 Duration = Stopwatch.GetElapsedTime(started),
             }, opened: connect.Items.ContainsKey(OpenedKey));
         }
@@ -98,6 +107,10 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
         {
             return ValueTask.FromResult(false);
         }
+
+        // Counted opened before the policy decides, as ztunnel does: a denial is then closed and failed with DENY.
+        _context.Reporter.Opened((ConnectionReport)connect.Items[typeof(ConnectionReport)]!);
+        connect.Items[OpenedKey] = true;
 
         // Identity comes from the peer certificate only; the source address is the TCP peer, never a header.
         var attributes = new ConnectionAttributes(connect.PeerIdentity, remote.Address, target.Address, target.Port, policy.Policies.Workload);
@@ -123,11 +136,6 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             && _context.Store.Current.IsWaypointOf(workload, connect.PeerIdentity)
             ? forwarded.Address
             : peer;
-        var socket = pod.Sockets.Spoofed(client);
-
-        // The forwarder asks for the upstream socket only after every check passed: the connection opens here.
-        _context.Reporter.Opened((ConnectionReport)connect.Items[typeof(ConnectionReport)]!);
-        connect.Items[OpenedKey] = true;
-        return socket;
+        return pod.Sockets.Spoofed(client);
     }
 }

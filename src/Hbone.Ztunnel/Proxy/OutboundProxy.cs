@@ -7,6 +7,7 @@ using Hbone.Protocol;
 using Hbone.Ztunnel.Config;
 using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 
 namespace Hbone.Ztunnel.Proxy;
 
@@ -68,6 +69,8 @@ internal sealed class OutboundProxy(ProxyContext context)
                 DestinationWorkload = route.Workload,
                 DestinationIdentity = hbone && route.ExpectedIdentities.Count > 0 ? route.ExpectedIdentities[0] : null,
                 DestinationService = route.Service?.Hostname,
+                DestinationServiceName = route.Service?.Name,
+                DestinationServiceNamespace = route.Service?.Namespace,
                 MutualTls = hbone,
             };
             if (route.Kind != RouteKind.NoEndpoint)
@@ -87,7 +90,12 @@ internal sealed class OutboundProxy(ProxyContext context)
         {
             pod.Untrack(connection);
             downstream.Dispose();
-            context.Reporter.Report(report with { Duration = Stopwatch.GetElapsedTime(started), Error = report.Error ?? connection.AbortReason }, opened);
+            context.Reporter.Report(report with
+            {
+                Duration = Stopwatch.GetElapsedTime(started),
+                Error = report.Error ?? connection.AbortReason,
+                ResponseFlags = report.ResponseFlags != ResponseFlags.None ? report.ResponseFlags : connection.AbortFlags ?? ResponseFlags.None,
+            }, opened);
         }
     }
 
@@ -149,7 +157,12 @@ internal sealed class OutboundProxy(ProxyContext context)
         catch (Exception ex) when (ex is HboneException or Hbone.Istio.IstioException or SocketException or IOException or OperationCanceledException)
         {
             TunnelRelay.Reset(downstream);
-            return report with { Status = (ex as HboneConnectException)?.ResponseStatus, Error = ex.Message };
+            return report with
+            {
+                Status = (ex as HboneConnectException)?.ResponseStatus,
+                Error = ex.Message,
+                ResponseFlags = connection.AbortFlags ?? ResponseFlags.ForOutbound(ex),
+            };
         }
 
         await using (stream.ConfigureAwait(false))
@@ -182,7 +195,11 @@ internal sealed class OutboundProxy(ProxyContext context)
         {
             pod.RemoveOwnPort(port);
             TunnelRelay.Reset(downstream);
-            return report with { Error = $"connect to {destination} failed: {(ex as SocketException)?.SocketErrorCode.ToString() ?? "timed out"}" };
+            return report with
+            {
+                Error = $"connect to {destination} failed: {(ex as SocketException)?.SocketErrorCode.ToString() ?? "timed out"}",
+                ResponseFlags = connection.AbortFlags ?? ResponseFlags.Connect,
+            };
         }
 
         try

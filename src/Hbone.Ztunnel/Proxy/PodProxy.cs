@@ -7,6 +7,7 @@ using Hbone.Ztunnel.Dns;
 using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.Policy;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 using Hbone.Ztunnel.Zds;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -148,7 +149,7 @@ internal sealed partial class PodProxy : IAsyncDisposable
         _connections.TryAdd(connection, 0);
         if (Draining)
         {
-            connection.Abort("the pod is draining");
+            connection.Abort("the pod is draining", ResponseFlags.Connect);
         }
 
         return connection;
@@ -177,7 +178,7 @@ internal sealed partial class PodProxy : IAsyncDisposable
         {
             foreach (var connection in live.Values)
             {
-                connection.Abort("the destination workload was removed");
+                connection.Abort("the destination workload was removed", ResponseFlags.Deny);
             }
 
             return live.Count;
@@ -186,7 +187,7 @@ internal sealed partial class PodProxy : IAsyncDisposable
         var denied = policy.Recheck(live.Keys);
         foreach (var attributes in denied)
         {
-            live[attributes].Abort($"denied after a policy change: {policy.Authorize(attributes).Reason}");
+            live[attributes].Abort($"denied after a policy change: {policy.Authorize(attributes).Reason}", ResponseFlags.Deny);
         }
 
         return denied.Count;
@@ -239,7 +240,7 @@ internal sealed partial class PodProxy : IAsyncDisposable
 
         foreach (var connection in _connections.Keys)
         {
-            connection.Abort("drain deadline reached");
+            connection.Abort("drain deadline reached", ResponseFlags.Connect);
         }
 
         // What is still open now only carries tunnels that were just aborted.

@@ -118,14 +118,26 @@ public sealed class ConnectionReporterTests : IDisposable
 
         string series =
             "connection_security_policy=\"unknown\"," +
+            "destination_app=\"unknown\"," +
+            "destination_canonical_revision=\"unknown\"," +
+            "destination_canonical_service=\"unknown\"," +
+            "destination_cluster=\"unknown\"," +
             "destination_principal=\"unknown\"," +
             "destination_service=\"unknown\"," +
+            "destination_service_name=\"unknown\"," +
+            "destination_service_namespace=\"unknown\"," +
+            "destination_version=\"unknown\"," +
             "destination_workload=\"echo\"," +
             "destination_workload_namespace=\"default\"," +
             "reporter=\"destination\"," +
             "request_protocol=\"tcp\"," +
             "response_flags=\"-\"," +
+            "source_app=\"unknown\"," +
+            "source_canonical_revision=\"unknown\"," +
+            "source_canonical_service=\"unknown\"," +
+            "source_cluster=\"unknown\"," +
             "source_principal=\"unknown\"," +
+            "source_version=\"unknown\"," +
             "source_workload=\"unknown\"," +
             "source_workload_namespace=\"unknown\"";
         string exposition = _exporter.Render();

@@ -14,6 +14,7 @@ internal sealed class CounterRecorder : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, long> _series = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Name, KeyValuePair<string, object?>[] Tags)> _labels = new(StringComparer.Ordinal);
 
     public CounterRecorder(Meter meter)
     {
@@ -28,6 +29,7 @@ internal sealed class CounterRecorder : IDisposable
         {
             string key = Key(instrument.Name, tags);
             _series.AddOrUpdate(key, value, (_, sum) => sum + value);
+            _labels.TryAdd(key, (instrument.Name, tags.ToArray()));
         });
         _listener.Start();
     }
@@ -42,6 +44,14 @@ internal sealed class CounterRecorder : IDisposable
 
         return sb.ToString();
     }
+
+    /// <summary>The series of <paramref name="name"/>: each one's labels (in the order recorded) and sum.</summary>
+    public IReadOnlyList<(IReadOnlyList<KeyValuePair<string, object?>> Labels, long Value)> Series(string name) =>
+        [.. _labels.Where(e => e.Value.Name == name).OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => ((IReadOnlyList<KeyValuePair<string, object?>>)e.Value.Tags, _series[e.Key]))];
+
+    /// <summary>The sum of the one series of <paramref name="name"/> whose <paramref name="label"/> is <paramref name="value"/> (0 when none).</summary>
+    public long Value(string name, string label, string value) =>
+        Series(name).Where(s => s.Labels.Any(t => t.Key == label && Equals(t.Value, value))).Sum(s => s.Value);
 
     public void Dispose() => _listener.Dispose();
 

@@ -49,10 +49,13 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
         Protocol = WorkloadProtocol.Hbone,
     };
 
-    // The Istio TCP labels every connection series carries (sorted).
+    // The Istio TCP labels every connection series carries: ztunnel's 23 (sorted).
     private const string TcpLabelKeys =
-        "connection_security_policy,destination_principal,destination_service,destination_workload,destination_workload_namespace," +
-        "reporter,request_protocol,response_flags,source_principal,source_workload,source_workload_namespace";
+        "connection_security_policy,destination_app,destination_canonical_revision,destination_canonical_service,destination_cluster," +
+        "destination_principal,destination_service,destination_service_name,destination_service_namespace,destination_version," +
+        "destination_workload,destination_workload_namespace,reporter,request_protocol,response_flags,source_app," +
+        "source_canonical_revision,source_canonical_service,source_cluster,source_principal,source_version,source_workload," +
+        "source_workload_namespace";
 
     private const string DnsLabelKeys = "request_protocol,request_query_type,source_canonical_revision,source_canonical_service";
 

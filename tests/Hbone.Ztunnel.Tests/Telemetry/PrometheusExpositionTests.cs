@@ -82,9 +82,13 @@ public class PrometheusExpositionTests
 
         Assert.Equal(
             [
-                "istio_tcp_connections_opened_total{connection_security_policy=\"unknown\",destination_principal=\"unknown\"," +
-                "destination_service=\"unknown\",destination_workload=\"unknown\",destination_workload_namespace=\"unknown\"," +
-                "reporter=\"destination\",request_protocol=\"tcp\",response_flags=\"-\",source_principal=\"unknown\"," +
+                "istio_tcp_connections_opened_total{connection_security_policy=\"unknown\",destination_app=\"unknown\"," +
+                "destination_canonical_revision=\"unknown\",destination_canonical_service=\"unknown\",destination_cluster=\"unknown\"," +
+                "destination_principal=\"unknown\",destination_service=\"unknown\",destination_service_name=\"unknown\"," +
+                "destination_service_namespace=\"unknown\",destination_version=\"unknown\",destination_workload=\"unknown\"," +
+                "destination_workload_namespace=\"unknown\",reporter=\"destination\",request_protocol=\"tcp\",response_flags=\"-\"," +
+                "source_app=\"unknown\",source_canonical_revision=\"unknown\",source_canonical_service=\"unknown\"," +
+                "source_cluster=\"unknown\",source_principal=\"unknown\",source_version=\"unknown\"," +
                 "source_workload=\"a\\\\b\\\"c\\nd\",source_workload_namespace=\"unknown\"} 1",
             ],
             SeriesLines(await scrape.TextAsync(), ZtunnelMetrics.ConnectionsOpenedName));
