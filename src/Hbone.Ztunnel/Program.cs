@@ -61,6 +61,8 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
     .AddFilter("Hbone.Kestrel", LogLevel.Warning)
     .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
 using var metrics = new ZtunnelMetrics();
+// Collecting from here on: connections the proxies make before the admin server listens count too.
+using var prometheus = new PrometheusMetrics(metrics.Meter);
 using var reporter = new ConnectionReporter(metrics, new AccessLogWriter(Console.Out, config.JsonLogs));
 
 ZtunnelHost host;
@@ -93,6 +95,7 @@ await using (host)
                 Certificates = () => host.Certificates,
                 Xds = () => host.Xds,
                 Metrics = metrics.Meter,
+                Exporter = prometheus,
                 IsReady = () => host.IsReady,
                 RequestShutdown = host.RequestShutdown,
             },

@@ -24,13 +24,15 @@ public sealed class AdminServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly AdminServerOptions _options;
     private readonly PrometheusMetrics? _metrics;
+    private readonly PrometheusMetrics? _ownedMetrics;
     private int _disposed;
 
     private AdminServer(WebApplication app, AdminServerOptions options)
     {
         _app = app;
         _options = options;
-        _metrics = options.Metrics is { } meter ? new PrometheusMetrics(meter) : null;
+        _ownedMetrics = options.Exporter is null && options.Metrics is { } meter ? new PrometheusMetrics(meter) : null;
+        _metrics = options.Exporter ?? _ownedMetrics;
     }
 
     /// <summary>The bound admin endpoint (the real port when <see cref="AdminServerOptions.Admin"/> asked for port 0).</summary>
@@ -77,7 +79,7 @@ public sealed class AdminServer : IAsyncDisposable
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            server._metrics?.Dispose();
+            server._ownedMetrics?.Dispose();
             throw;
         }
 
@@ -110,7 +112,7 @@ public sealed class AdminServer : IAsyncDisposable
         }
 
         await _app.DisposeAsync().ConfigureAwait(false);
-        _metrics?.Dispose();
+        _ownedMetrics?.Dispose();
     }
 
     /// <summary>A GET of <c>/metrics</c> or <c>/stats/prometheus</c> on the stats port: the exporter answers it.</summary>

@@ -150,6 +150,39 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
 
+    [Fact]
+    [Trait("case", "TEL-12")]
+    public async Task TEL_12_with_the_exporter_made_first_connections_before_the_server_started_count_too()
+    {
+        using var metrics = new ZtunnelMetrics();
+        using var exporter = new PrometheusMetrics(metrics.Meter);
+        var labels = new ConnectionLabels { Reporter = ConnectionLabels.DestinationReporter };
+        metrics.ConnectionOpened(labels);
+
+        Assert.Equal(1, await ScrapeOpenedAsync(metrics, exporter));
+
+        // The server did not own the exporter: after it stopped, it still collects.
+        metrics.ConnectionOpened(labels);
+        Assert.Equal(2, await ScrapeOpenedAsync(metrics, exporter));
+    }
+
+    /// <summary>Starts an admin server on <paramref name="exporter"/>, reads the opened counter from /metrics, stops it.</summary>
+    private async Task<double> ScrapeOpenedAsync(ZtunnelMetrics metrics, PrometheusMetrics exporter)
+    {
+        await using var server = await AdminServer.StartAsync(
+            new AdminServerOptions
+            {
+                Admin = new IPEndPoint(IPAddress.Loopback, 0),
+                Stats = new IPEndPoint(IPAddress.Loopback, 0),
+                Readiness = new IPEndPoint(IPAddress.Loopback, 0),
+                Metrics = metrics.Meter,
+                Exporter = exporter,
+            },
+            CancellationToken.None).WaitAsync(Deadline);
+        string text = await _http.GetStringAsync(new Uri($"http://{server.StatsEndPoint}/metrics")).WaitAsync(Deadline);
+        return Assert.Single(PrometheusText.Parse(text)["istio_tcp_connections_opened_total"].Samples).Value;
+    }
+
     /// <summary>One connection relayed between two real loopback sockets and reported as the proxy reports it.</summary>
     private async Task RelayAsync(bool inbound, int requestBytes, int responseBytes)
     {
