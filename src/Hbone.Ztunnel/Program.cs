@@ -66,7 +66,8 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
     .AddFilter("Hbone.Kestrel", LogLevel.Warning)
     .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace));
 using var metrics = new ZtunnelMetrics();
-using var exporter = new PrometheusExporter(metrics.Meter);
+// Collecting from here on: connections the proxies make before the admin server listens count too.
+using var prometheus = new PrometheusMetrics(metrics.Meter);
 using var reporter = new ConnectionReporter(metrics, new AccessLogWriter(Console.Out, config.JsonLogs));
 
 ZtunnelHost host;
@@ -98,7 +99,8 @@ await using (host)
                 Pods = () => [.. host.Pods.Pods.Select(EnrolledPod.From)],
                 Certificates = () => host.Certificates,
                 Xds = () => host.Xds,
-                WriteMetrics = exporter.WriteTo,
+                Metrics = metrics.Meter,
+                Exporter = prometheus,
                 IsReady = () => host.IsReady,
                 RequestShutdown = host.RequestShutdown,
             },

@@ -15,11 +15,12 @@ public sealed class PackageContentTests
     // PortableCustomDebugInfoKinds.SourceLink.
     private static readonly Guid SourceLinkKind = new("CC110556-A091-4D38-9FEC-25AB9A351A6A");
 
-    // Test, build and benchmark packages from Directory.Packages.props: none may reach a user's dependency graph.
+    // Test, build, benchmark and program-only packages from Directory.Packages.props: none may reach a user's dependency graph.
     private static readonly string[] BuildOnlyPackages =
     [
         "Grpc.Tools", "Microsoft.NET.Test.Sdk", "xunit", "xunit.runner.visualstudio", "FsCheck", "FSharp.Core",
         "BenchmarkDotNet", "Microsoft.Diagnostics.Runtime", "Grpc.AspNetCore", "YamlDotNet", "System.CommandLine", "KubernetesClient",
+        "OpenTelemetry", "OpenTelemetry.Exporter.Prometheus.AspNetCore",
     ];
 
     public static TheoryData<string> PackageIds => new() { "Hbone", "Hbone.Kestrel", "Hbone.Istio" };

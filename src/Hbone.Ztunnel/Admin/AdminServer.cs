@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -17,18 +18,21 @@ namespace Hbone.Ztunnel.Admin;
 /// </summary>
 public sealed class AdminServer : IAsyncDisposable
 {
-    private const string PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
     private const string TextContentType = "text/plain; charset=utf-8";
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(2);
 
     private readonly WebApplication _app;
     private readonly AdminServerOptions _options;
+    private readonly PrometheusMetrics? _metrics;
+    private readonly PrometheusMetrics? _ownedMetrics;
     private int _disposed;
 
     private AdminServer(WebApplication app, AdminServerOptions options)
     {
         _app = app;
         _options = options;
+        _ownedMetrics = options.Exporter is null && options.Metrics is { } meter ? new PrometheusMetrics(meter) : null;
+        _metrics = options.Exporter ?? _ownedMetrics;
     }
 
     /// <summary>The bound admin endpoint (the real port when <see cref="AdminServerOptions.Admin"/> asked for port 0).</summary>
@@ -66,6 +70,7 @@ public sealed class AdminServer : IAsyncDisposable
 
         WebApplication app = builder.Build();
         var server = new AdminServer(app, options);
+        server._metrics?.MapScrapingEndpoint(app, server.IsScrape);
         app.Run(server.HandleAsync);
         try
         {
@@ -74,6 +79,7 @@ public sealed class AdminServer : IAsyncDisposable
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            server._ownedMetrics?.Dispose();
             throw;
         }
 
@@ -106,7 +112,14 @@ public sealed class AdminServer : IAsyncDisposable
         }
 
         await _app.DisposeAsync().ConfigureAwait(false);
+        _ownedMetrics?.Dispose();
     }
+
+    /// <summary>A GET of <c>/metrics</c> or <c>/stats/prometheus</c> on the stats port: the exporter answers it.</summary>
+    private bool IsScrape(HttpContext context) =>
+        context.Connection.LocalPort == StatsEndPoint.Port
+        && HttpMethods.IsGet(context.Request.Method)
+        && context.Request.Path.Value is "/metrics" or "/stats/prometheus";
 
     private Task HandleAsync(HttpContext context)
     {
@@ -185,13 +198,11 @@ public sealed class AdminServer : IAsyncDisposable
         return TextAsync(context, "OK");
     }
 
-    private Task MetricsAsync(HttpContext context)
+    private static Task MetricsAsync(HttpContext context)
     {
-        // The callback writes synchronously; Kestrel forbids synchronous body writes, so buffer first.
-        using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
-        _options.WriteMetrics(text);
-        context.Response.ContentType = PrometheusContentType;
-        return context.Response.WriteAsync(text.ToString(), context.RequestAborted);
+        // Reached only without a meter (with one, the exporter's branch answers): an exposition with no series.
+        context.Response.ContentType = PrometheusMetrics.TextContentType;
+        return Task.CompletedTask;
     }
 
     private Task ReadyAsync(HttpContext context)

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Hbone.Ztunnel.State;
 using Hbone.Ztunnel.Xds;
@@ -28,8 +29,13 @@ public sealed class AdminServerOptions
     /// <summary>Supplies the workload certificates for <c>/config_dump</c>.</summary>
     public Func<IReadOnlyList<Hbone.Istio.Ca.CertificateStatus>> Certificates { get; set; } = static () => [];
 
-    /// <summary>Writes the metrics in the Prometheus text format (0.0.4). Writes nothing unless set.</summary>
-    public Action<TextWriter> WriteMetrics { get; set; } = static _ => { };
+    /// <summary>The meter whose instruments <c>/metrics</c> exposes (this instance only, not others of its name); none unless set.</summary>
+    /// <remarks>Collection starts when the server starts: what the meter measured before is not counted.</remarks>
+    public Meter? Metrics { get; set; }
+
+    /// <summary>An exporter already collecting, used instead of one made for <see cref="Metrics"/> (the server does not dispose it).</summary>
+    /// <remarks>The ztunnel creates it before its proxies start, so connections made before the admin server listens are counted.</remarks>
+    internal Telemetry.PrometheusMetrics? Exporter { get; set; }
 
     /// <summary>Whether the proxy is ready (config loaded, pods set up). False unless set.</summary>
     public Func<bool> IsReady { get; set; } = static () => false;

@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
 using Hbone.Ztunnel.Policy;
-using Hbone.Ztunnel.Proxy.InboundPlaintext;
-using Hbone.Ztunnel.Proxy.Outbound;
-using Hbone.Ztunnel.Proxy.Socks5;
 using Hbone.Ztunnel.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -31,7 +28,7 @@ internal sealed class ConnectionManager
         _connections.TryAdd(connection, 0);
         if (_draining)
         {
-            connection.Abort("the pod is draining");
+            connection.Abort("the pod is draining", ResponseFlags.Connect);
         }
 
         return connection;
@@ -70,7 +67,7 @@ internal sealed class ConnectionManager
         {
             foreach (var connection in live.Values)
             {
-                connection.Abort("the destination workload was removed");
+                connection.Abort("the destination workload was removed", ResponseFlags.Deny);
             }
 
             return live.Count;
@@ -79,7 +76,7 @@ internal sealed class ConnectionManager
         var denied = policy.Recheck(live.Keys);
         foreach (var attributes in denied)
         {
-            live[attributes].Abort($"denied after a policy change: {policy.Authorize(attributes).Reason}");
+            live[attributes].Abort($"denied after a policy change: {policy.Authorize(attributes).Reason}", ResponseFlags.Deny);
         }
 
         return denied.Count;
@@ -117,12 +114,12 @@ internal sealed class ConnectionManager
         }
     }
 
-    /// <summary>Aborts every tracked connection (the drain deadline passed).</summary>
+    /// <summary>Aborts every tracked connection (the drain deadline passed): ztunnel counts these as CONNECT failures.</summary>
     public void AbortAll(string reason)
     {
         foreach (var connection in _connections.Keys)
         {
-            connection.Abort(reason);
+            connection.Abort(reason, ResponseFlags.Connect);
         }
     }
 

@@ -27,17 +27,25 @@ internal sealed class LiveConnection
     public CancellationToken Aborted => _aborted.Token;
 
     private string? _abortReason;
+    private string? _abortFlags;
 
     /// <summary>Why it was closed by the proxy, when it was.</summary>
     public string? AbortReason => Volatile.Read(ref _abortReason);
 
-    public void Abort(string reason)
+    /// <summary>The <c>response_flags</c> of that close (<see cref="Telemetry.ResponseFlags"/>), when the proxy closed it.</summary>
+    public string? AbortFlags => Volatile.Read(ref _abortFlags);
+
+    /// <summary>Closes the connection now; the first call wins.</summary>
+    /// <param name="reason">Why, for the access log.</param>
+    /// <param name="responseFlags">Why, for the metrics: <c>DENY</c> for a policy re-check, <c>CONNECT</c> for a drain.</param>
+    public void Abort(string reason, string responseFlags)
     {
         if (Interlocked.CompareExchange(ref _abortReason, reason, null) is not null)
         {
             return;
         }
 
+        Volatile.Write(ref _abortFlags, responseFlags);
         _aborted.Cancel();
         lock (_gate)
         {

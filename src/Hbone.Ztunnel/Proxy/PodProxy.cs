@@ -10,6 +10,7 @@ using Hbone.Ztunnel.Proxy.InboundPlaintext;
 using Hbone.Ztunnel.Proxy.Outbound;
 using Hbone.Ztunnel.Proxy.Socks5;
 using Hbone.Ztunnel.State;
+using Hbone.Ztunnel.Telemetry;
 using Hbone.Ztunnel.Zds;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;

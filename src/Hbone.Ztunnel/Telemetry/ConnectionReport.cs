@@ -23,7 +23,14 @@ internal sealed record ConnectionReport
 
     public SpiffeId? DestinationIdentity { get; init; }
 
+    /// <summary>The destination service's host name.</summary>
     public string? DestinationService { get; init; }
+
+    /// <summary>The destination service's name (metrics only).</summary>
+    public string? DestinationServiceName { get; init; }
+
+    /// <summary>The destination service's namespace (metrics only).</summary>
+    public string? DestinationServiceNamespace { get; init; }
 
     /// <summary>True when the connection was carried over mutual TLS (HBONE).</summary>
     public bool MutualTls { get; init; }
@@ -40,6 +47,9 @@ internal sealed record ConnectionReport
     public int? Status { get; init; }
 
     public string? Error { get; init; }
+
+    /// <summary>Why the connection failed, as the <c>response_flags</c> label (<see cref="Telemetry.ResponseFlags"/>); <c>"-"</c> when it did not.</summary>
+    public string ResponseFlags { get; init; } = Telemetry.ResponseFlags.None;
 
     /// <summary>The connection's live byte counts while it is open; null when bytes are only known at close.</summary>
     public LiveBytes? Live { get; init; }

@@ -33,7 +33,10 @@ internal sealed class ConnectionReporter : IDisposable
     /// <summary>The counters this reporter feeds; other parts of the proxy (the DNS proxy) count on them too.</summary>
     public ZtunnelMetrics Metrics => metrics;
 
-    /// <summary>Counts the connection as opened; call once it is authorized and about to reach its destination.</summary>
+    /// <summary>
+    /// Counts the connection as opened; call once the early checks passed and before authorization, as ztunnel does
+    /// (a denied connection is opened, then closed and failed with <c>DENY</c>).
+    /// </summary>
     public void Opened(ConnectionReport report)
     {
         var labels = Labels(report);
@@ -70,7 +73,10 @@ internal sealed class ConnectionReporter : IDisposable
         }
     }
 
-    /// <summary>Logs the connection and, if it was counted as opened, counts it closed with the bytes no poll added yet.</summary>
+    /// <summary>
+    /// Logs the connection and, if it was counted as opened, counts it closed (and failed, unless its
+    /// <see cref="ConnectionReport.ResponseFlags"/> is <c>"-"</c>) with the bytes no poll added yet.
+    /// </summary>
     public void Report(ConnectionReport report, bool opened)
     {
         var (polledSent, polledReceived) = report.Live is { } live ? Close(live) : (0, 0);
@@ -79,7 +85,8 @@ internal sealed class ConnectionReporter : IDisposable
             // Istio counts request bytes (towards the destination) as received and response bytes as sent.
             metrics.ConnectionClosed(Labels(report),
                 bytesReceived: Math.Max(0, report.BytesSent - polledSent),
-                bytesSent: Math.Max(0, report.BytesReceived - polledReceived));
+                bytesSent: Math.Max(0, report.BytesReceived - polledReceived),
+                responseFlags: report.ResponseFlags);
         }
 
         accessLog.Write(report);
@@ -117,18 +124,41 @@ internal sealed class ConnectionReporter : IDisposable
         }
     }
 
-    private static ConnectionLabels Labels(ConnectionReport report) => new()
+    // Filled as ztunnel fills CommonTrafficLabels: the workloads' names, canonical service and revision (also as app and
+    // version) and cluster, the service's host, name and namespace. Always with response_flags "-": that is how a connection opens.
+    private static ConnectionLabels Labels(ConnectionReport report)
     {
-        Reporter = report.Inbound ? ConnectionLabels.DestinationReporter : ConnectionLabels.SourceReporter,
-        SourceWorkload = WorkloadName(report.SourceWorkload),
-        SourceWorkloadNamespace = report.SourceWorkload?.Namespace ?? ConnectionLabels.Unknown,
-        SourcePrincipal = report.SourceIdentity?.ToString() ?? ConnectionLabels.Unknown,
-        DestinationWorkload = WorkloadName(report.DestinationWorkload),
-        DestinationWorkloadNamespace = report.DestinationWorkload?.Namespace ?? ConnectionLabels.Unknown,
-        DestinationPrincipal = report.DestinationIdentity?.ToString() ?? ConnectionLabels.Unknown,
-        DestinationService = report.DestinationService ?? ConnectionLabels.Unknown,
-        ConnectionSecurityPolicy = report.MutualTls ? ConnectionLabels.MutualTls : ConnectionLabels.Unknown,
-    };
+        Workload? source = report.SourceWorkload;
+        Workload? destination = report.DestinationWorkload;
+        return new()
+        {
+            Reporter = report.Inbound ? ConnectionLabels.DestinationReporter : ConnectionLabels.SourceReporter,
+            SourceWorkload = WorkloadName(source),
+            SourceCanonicalService = OrUnknown(source?.CanonicalName),
+            SourceCanonicalRevision = OrUnknown(source?.CanonicalRevision),
+            SourceWorkloadNamespace = OrUnknown(source?.Namespace),
+            // ztunnel sets it only from the mTLS identity (the peer's inbound, its own outbound), never for plain TCP.
+            SourcePrincipal = report.MutualTls ? OrUnknown(report.SourceIdentity?.ToString()) : ConnectionLabels.Unknown,
+            SourceApp = OrUnknown(source?.CanonicalName),
+            SourceVersion = OrUnknown(source?.CanonicalRevision),
+            SourceCluster = OrUnknown(source?.ClusterId),
+            DestinationService = OrUnknown(report.DestinationService),
+            DestinationServiceNamespace = OrUnknown(report.DestinationServiceNamespace),
+            DestinationServiceName = OrUnknown(report.DestinationServiceName),
+            DestinationWorkload = WorkloadName(destination),
+            DestinationCanonicalService = OrUnknown(destination?.CanonicalName),
+            DestinationCanonicalRevision = OrUnknown(destination?.CanonicalRevision),
+            DestinationWorkloadNamespace = OrUnknown(destination?.Namespace),
+            DestinationPrincipal = OrUnknown(report.DestinationIdentity?.ToString()),
+            DestinationApp = OrUnknown(destination?.CanonicalName),
+            DestinationVersion = OrUnknown(destination?.CanonicalRevision),
+            DestinationCluster = OrUnknown(destination?.ClusterId),
+            ConnectionSecurityPolicy = report.MutualTls ? ConnectionLabels.MutualTls : ConnectionLabels.Unknown,
+        };
+    }
 
-    private static string WorkloadName(Workload? workload) => workload is null ? ConnectionLabels.Unknown : workload.WorkloadName ?? workload.Name;
+    private static string OrUnknown(string? value) => string.IsNullOrEmpty(value) ? ConnectionLabels.Unknown : value;
+
+    private static string WorkloadName(Workload? workload) =>
+        workload is null ? ConnectionLabels.Unknown : OrUnknown(string.IsNullOrEmpty(workload.WorkloadName) ? workload.Name : workload.WorkloadName);
 }

@@ -21,15 +21,22 @@ public sealed class AdversarialTests(TrafficMeshFixture mesh) : IClassFixture<Tr
         try
         {
             var seenBefore = mesh.Echo.Clients.Count;
+            var metricsBefore = await mesh.NodeB.MetricsAsync();
             var log = TrafficLog.Mark(mesh.NodeB);
             var received = await ClientThroughVipAsync();
             var inbound = await log.WaitForAccessAsync(Deadline, ("direction", "inbound"), ("src.identity", Lab.Client.SpiffeId));
+            var metricsAfter = await mesh.NodeB.MetricsAsync();
 
             Assert.Empty(received);
             Assert.Equal("401", inbound["status"]);
             Assert.Equal("HBONE", inbound["protocol"]);
             Assert.Equal($"{Lab.Client.SpiffeId} denied by policy: deny policy matched (default/deny-client)", inbound.GetValueOrDefault("error"));
             Assert.Equal(seenBefore, mesh.Echo.Clients.Count);
+
+            // Counted as ztunnel counts a denial (TEL-14): opened with no flag, then closed and failed with DENY.
+            Assert.Equal(1, DeniedClientCount(metricsAfter, "istio_tcp_connections_opened_total", "-") - DeniedClientCount(metricsBefore, "istio_tcp_connections_opened_total", "-"));
+            Assert.Equal(1, DeniedClientCount(metricsAfter, "istio_tcp_connections_closed_total", "DENY") - DeniedClientCount(metricsBefore, "istio_tcp_connections_closed_total", "DENY"));
+            Assert.Equal(1, DeniedClientCount(metricsAfter, "istio_tcp_connections_failed_total", "DENY") - DeniedClientCount(metricsBefore, "istio_tcp_connections_failed_total", "DENY"));
         }
         finally
         {
@@ -241,4 +248,13 @@ public sealed class AdversarialTests(TrafficMeshFixture mesh) : IClassFixture<Tr
         Assert.Equal(Probe, await PodSockets.ExchangeAsync(client, Probe, Deadline));
         Assert.Equal(Lab.Client.Ip, (await mesh.Echo.WaitForClientAsync(Deadline, seenBefore + 1)).Address);
     }
+
+    /// <summary>The sum of <paramref name="family"/>'s destination-side series for the client's principal with <paramref name="flags"/>.</summary>
+    private double DeniedClientCount(string metrics, string family, string flags) =>
+        metrics.Split('\n')
+            .Where(l => l.StartsWith(family + "{", StringComparison.Ordinal)
+                && l.Contains("reporter=\"destination\"", StringComparison.Ordinal)
+                && l.Contains($"source_principal=\"{Lab.Client.SpiffeId}\"", StringComparison.Ordinal)
+                && l.Contains($"response_flags=\"{flags}\"", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -218,6 +218,7 @@ public sealed class LifecycleTests
         var fresh = await Lifecycle.ProbeAsync(lab.Client.NetnsPath, lab.EchoVip, "new"u8.ToArray(), Short);
 
         var denied = await mesh.B.Ztunnel.WaitForLineAsync(l => l.Contains("direction=\"inbound\"", StringComparison.Ordinal) && l.Contains("status=401", StringComparison.Ordinal), Deadline);
+        var metrics = await mesh.B.Ztunnel.MetricsAsync();
 
         Assert.Equal("before"u8.ToArray(), before);
         Assert.Contains("config changed: closed 1 connections the new policy denies", closed, StringComparison.Ordinal);
@@ -227,7 +228,21 @@ public sealed class LifecycleTests
         Assert.Empty(fresh.Data);
         Assert.Contains($"src.identity=\"{lab.Client.SpiffeId}\"", denied, StringComparison.Ordinal);
         Assert.Single(echo.Clients);
+
+        // Both closes count as denials (TEL-14): the tunnel the re-check closed and the new one the policy refused.
+        Assert.Equal(2, InboundFromClient(metrics, lab, "istio_tcp_connections_opened_total", "-"));
+        Assert.Equal(2, InboundFromClient(metrics, lab, "istio_tcp_connections_closed_total", "DENY"));
+        Assert.Equal(2, InboundFromClient(metrics, lab, "istio_tcp_connections_failed_total", "DENY"));
     }
+
+    /// <summary>The sum of <paramref name="family"/>'s destination-side series for the lab client's principal with <paramref name="flags"/>.</summary>
+    private static double InboundFromClient(string metrics, MeshLab lab, string family, string flags) =>
+        metrics.Split('\n')
+            .Where(l => l.StartsWith(family + "{", StringComparison.Ordinal)
+                && l.Contains("reporter=\"destination\"", StringComparison.Ordinal)
+                && l.Contains($"source_principal=\"{lab.Client.SpiffeId}\"", StringComparison.Ordinal)
+                && l.Contains($"response_flags=\"{flags}\"", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
 
     [Fact]
     [Trait("case", "INT-03")]

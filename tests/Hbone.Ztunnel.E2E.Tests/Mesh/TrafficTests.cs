@@ -222,6 +222,11 @@ public sealed class TrafficTests(TrafficMeshFixture mesh) : IClassFixture<Traffi
         Assert.NotEmpty(opened);
         Assert.True(opened.Sum(Value) >= 1, string.Join('\n', opened));
         Assert.True(after - before >= data.Length, $"received bytes {before} -> {after}");
+
+        // The native binary's exporter writes ztunnel's names only: no OpenTelemetry resource or scope metadata.
+        Assert.DoesNotContain("target_info", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("otel_scope_", text, StringComparison.Ordinal);
+        Assert.All(opened, l => Assert.Contains("destination_canonical_service=", l, StringComparison.Ordinal));
     }
 
     private static bool IsClientToDestination(string line) =>

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
 using Hbone.Ztunnel.Admin;
@@ -54,6 +55,7 @@ public sealed class AdminServerTests : IAsyncLifetime
         """;
 
     private readonly HttpClient _http = new() { Timeout = Deadline };
+    private readonly Meter _meter = new("Test.Admin");
     private readonly List<EnrolledPod> _pods = [new("cluster1//v1/Pod/default/client", "client", "default", "client", "Up", ["10.244.1.2"])];
     private volatile bool _ready;
     private int _shutdowns;
@@ -70,17 +72,21 @@ public sealed class AdminServerTests : IAsyncLifetime
                 Readiness = new IPEndPoint(IPAddress.Loopback, 0),
                 Snapshot = () => snapshot,
                 Pods = () => _pods,
-                WriteMetrics = w => w.Write("# TYPE istio_tcp_connections_opened_total counter\nistio_tcp_connections_opened_total{reporter=\"destination\"} 3\n"),
+                Metrics = _meter,
                 IsReady = () => _ready,
                 RequestShutdown = () => Interlocked.Increment(ref _shutdowns),
             },
             CancellationToken.None).WaitAsync(Deadline);
+
+        // Measured once the server listens to the meter: what was added before is not its to count.
+        _meter.CreateCounter<long>("istio_tcp_connections_opened_total", "{connection}", "Opened.").Add(3, new KeyValuePair<string, object?>("reporter", "destination"));
     }
 
     public async Task DisposeAsync()
     {
         await _server.DisposeAsync().AsTask().WaitAsync(Deadline);
         _http.Dispose();
+        _meter.Dispose();
     }
 
     private Uri Url(IPEndPoint endPoint, string path) => new($"http://{endPoint}{path}");
@@ -190,14 +196,15 @@ public sealed class AdminServerTests : IAsyncLifetime
     [Trait("case", "ZT-ADMIN-05")]
     [InlineData("/metrics")]
     [InlineData("/stats/prometheus")]
-    public async Task Metrics_are_prometheus_text_from_the_callback(string path)
+    public async Task Metrics_are_prometheus_text_of_the_given_meter(string path)
     {
         using HttpResponseMessage response = await _http.GetAsync(Url(_server.StatsEndPoint, path)).WaitAsync(Deadline);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
-        Assert.Equal(
-            "# TYPE istio_tcp_connections_opened_total counter\nistio_tcp_connections_opened_total{reporter=\"destination\"} 3\n",
-            await response.Content.ReadAsStringAsync().WaitAsync(Deadline));
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(response.Content.Headers.ContentType!.Parameters, p => p.Name == "version" && p.Value == "0.0.4");
+        string body = await response.Content.ReadAsStringAsync().WaitAsync(Deadline);
+        Assert.Contains("# TYPE istio_tcp_connections_opened_total counter\n", body, StringComparison.Ordinal);
+        Assert.Contains("\nistio_tcp_connections_opened_total{reporter=\"destination\"} 3\n", body, StringComparison.Ordinal);
     }
 
     [Theory]

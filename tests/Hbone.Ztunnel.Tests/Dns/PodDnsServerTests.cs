@@ -5,6 +5,7 @@ using Hbone.Ztunnel.Dns;
 using Hbone.Ztunnel.InPod;
 using Hbone.Ztunnel.State;
 using Hbone.Ztunnel.Telemetry;
+using Hbone.Ztunnel.Tests.Telemetry;
 using Hbone.Ztunnel.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using static Hbone.Ztunnel.Tests.Dns.DnsMessages;
@@ -137,7 +138,7 @@ public sealed class PodDnsServerTests : IAsyncLifetime
     public async Task The_DNS_counters_count_every_request_each_forward_and_each_failed_forward_with_ztunnel_s_labels()
     {
         using var metrics = new ZtunnelMetrics();
-        using var exporter = new PrometheusExporter(metrics.Meter);
+        using var exporter = new CounterRecorder(metrics.Meter);
         string deadResolvConf = Path.GetTempFileName();
         try
         {
@@ -154,7 +155,7 @@ public sealed class PodDnsServerTests : IAsyncLifetime
             Exchange(Query("external.test", 1), deadEnd);
             string text = exporter.Render();
 
-            // The exporter writes labels in name order.
+            // The recorder writes labels in name order.
             const string Source = "source_canonical_revision=\"v1\",source_canonical_service=\"client-app\"";
             Assert.Contains($"istio_dns_requests_total{{request_protocol=\"udp\",request_query_type=\"a\",{Source}}} 2", text, StringComparison.Ordinal);
             Assert.Contains($"istio_dns_requests_total{{request_protocol=\"udp\",request_query_type=\"aaaa\",{Source}}} 1", text, StringComparison.Ordinal);

@@ -42,13 +42,13 @@ public sealed class ConnectionReporterTests : IDisposable
     };
 
     private readonly ZtunnelMetrics _metrics = new();
-    private readonly PrometheusExporter _exporter;
+    private readonly CounterRecorder _exporter;
     private readonly StringWriter _log = new(CultureInfo.InvariantCulture);
     private readonly ConnectionReporter _reporter;
 
     public ConnectionReporterTests()
     {
-        _exporter = new PrometheusExporter(_metrics.Meter);
+        _exporter = new CounterRecorder(_metrics.Meter);
         _reporter = new ConnectionReporter(_metrics, new AccessLogWriter(_log, json: false, new FixedTimeProvider(Now)));
     }
 
@@ -124,14 +124,26 @@ public sealed class ConnectionReporterTests : IDisposable
 
         string series =
             "connection_security_policy=\"unknown\"," +
+            "destination_app=\"unknown\"," +
+            "destination_canonical_revision=\"unknown\"," +
+            "destination_canonical_service=\"unknown\"," +
+            "destination_cluster=\"unknown\"," +
             "destination_principal=\"unknown\"," +
             "destination_service=\"unknown\"," +
+            "destination_service_name=\"unknown\"," +
+            "destination_service_namespace=\"unknown\"," +
+            "destination_version=\"unknown\"," +
             "destination_workload=\"echo\"," +
             "destination_workload_namespace=\"default\"," +
             "reporter=\"destination\"," +
             "request_protocol=\"tcp\"," +
             "response_flags=\"-\"," +
+            "source_app=\"unknown\"," +
+            "source_canonical_revision=\"unknown\"," +
+            "source_canonical_service=\"unknown\"," +
+            "source_cluster=\"unknown\"," +
             "source_principal=\"unknown\"," +
+            "source_version=\"unknown\"," +
             "source_workload=\"unknown\"," +
             "source_workload_namespace=\"unknown\"";
         string exposition = _exporter.Render();

@@ -9,6 +9,7 @@ using Hbone.Ztunnel.Proxy.InboundPlaintext;
 using Hbone.Ztunnel.Proxy.Outbound;
 using Hbone.Ztunnel.Proxy.Socks5;
 using Hbone.Ztunnel.Telemetry;
+using Hbone.Ztunnel.Tests.Telemetry;
 using static Hbone.Ztunnel.Tests.Telemetry.TelemetryFixtures;
 
 namespace Hbone.Ztunnel.Tests.Proxy;
@@ -22,12 +23,12 @@ public sealed class LiveByteMetricsTests : IDisposable
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
     private readonly ZtunnelMetrics _metrics = new();
-    private readonly PrometheusExporter _exporter;
+    private readonly CounterRecorder _exporter;
     private readonly StringWriter _log = new(CultureInfo.InvariantCulture);
 
     public LiveByteMetricsTests()
     {
-        _exporter = new PrometheusExporter(_metrics.Meter);
+        _exporter = new CounterRecorder(_metrics.Meter);
     }
 
     public void Dispose()

@@ -23,17 +23,29 @@ internal static class TelemetryFixtures
         ConnectionSecurityPolicy = ConnectionLabels.MutualTls,
     };
 
-    /// <summary>The label string of <see cref="ClientToEcho"/> as the exporter writes it (names sorted).</summary>
+    /// <summary>The label string of <see cref="ClientToEcho"/> as the exporter writes it (names sorted; the labels it leaves unset are unknown).</summary>
     public static string ClientToEchoSeries(string reporter = ConnectionLabels.SourceReporter) =>
         "connection_security_policy=\"mutual_tls\"," +
+        "destination_app=\"unknown\"," +
+        "destination_canonical_revision=\"unknown\"," +
+        "destination_canonical_service=\"unknown\"," +
+        "destination_cluster=\"unknown\"," +
         "destination_principal=\"spiffe://cluster.local/ns/default/sa/echo\"," +
         "destination_service=\"echo.default.svc.cluster.local\"," +
+        "destination_service_name=\"unknown\"," +
+        "destination_service_namespace=\"unknown\"," +
+        "destination_version=\"unknown\"," +
         "destination_workload=\"echo\"," +
         "destination_workload_namespace=\"default\"," +
         $"reporter=\"{reporter}\"," +
         "request_protocol=\"tcp\"," +
         "response_flags=\"-\"," +
+        "source_app=\"unknown\"," +
+        "source_canonical_revision=\"unknown\"," +
+        "source_canonical_service=\"unknown\"," +
+        "source_cluster=\"unknown\"," +
         "source_principal=\"spiffe://cluster.local/ns/default/sa/client\"," +
+        "source_version=\"unknown\"," +
         "source_workload=\"client\"," +
         "source_workload_namespace=\"default\"";
 

@@ -12,12 +12,24 @@ public class ZtunnelMetricsTests
         var labels = new ConnectionLabels { Reporter = ConnectionLabels.DestinationReporter };
 
         Assert.Equal("unknown", labels.SourceWorkload);
+        Assert.Equal("unknown", labels.SourceCanonicalService);
+        Assert.Equal("unknown", labels.SourceCanonicalRevision);
         Assert.Equal("unknown", labels.SourceWorkloadNamespace);
         Assert.Equal("unknown", labels.SourcePrincipal);
+        Assert.Equal("unknown", labels.SourceApp);
+        Assert.Equal("unknown", labels.SourceVersion);
+        Assert.Equal("unknown", labels.SourceCluster);
+        Assert.Equal("unknown", labels.DestinationService);
+        Assert.Equal("unknown", labels.DestinationServiceNamespace);
+        Assert.Equal("unknown", labels.DestinationServiceName);
         Assert.Equal("unknown", labels.DestinationWorkload);
+        Assert.Equal("unknown", labels.DestinationCanonicalService);
+        Assert.Equal("unknown", labels.DestinationCanonicalRevision);
         Assert.Equal("unknown", labels.DestinationWorkloadNamespace);
         Assert.Equal("unknown", labels.DestinationPrincipal);
-        Assert.Equal("unknown", labels.DestinationService);
+        Assert.Equal("unknown", labels.DestinationApp);
+        Assert.Equal("unknown", labels.DestinationVersion);
+        Assert.Equal("unknown", labels.DestinationCluster);
         Assert.Equal("tcp", labels.RequestProtocol);
         Assert.Equal("-", labels.ResponseFlags);
         Assert.Equal("unknown", labels.ConnectionSecurityPolicy);
@@ -29,7 +41,7 @@ public class ZtunnelMetricsTests
     {
         Assert.Equal(ClientToEcho(), ClientToEcho());
         Assert.Equal(ClientToEcho().GetHashCode(), ClientToEcho().GetHashCode());
-        Assert.NotEqual(ClientToEcho(), ClientToEcho() with { ResponseFlags = "UF" });
+        Assert.NotEqual(ClientToEcho(), ClientToEcho() with { ResponseFlags = ResponseFlags.Deny });
     }
 
     [Fact]
@@ -48,7 +60,7 @@ public class ZtunnelMetricsTests
     public void TEL_08_meter_is_named_hbone_ztunnel_and_disposed_with_the_metrics()
     {
         var metrics = new ZtunnelMetrics();
-        using var exporter = new PrometheusExporter(metrics.Meter);
+        using var exporter = new CounterRecorder(metrics.Meter);
         Assert.Equal("Hbone.Ztunnel", metrics.Meter.Name);
 
         metrics.ConnectionOpened(ClientToEcho());

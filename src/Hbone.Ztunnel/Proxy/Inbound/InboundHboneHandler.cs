@@ -3,8 +3,6 @@ using System.Net;
 using System.Net.Sockets;
 using Hbone.Kestrel;
 using Hbone.Ztunnel.Policy;
-using Hbone.Ztunnel.Proxy.Outbound;
-using Hbone.Ztunnel.Proxy.Socks5;
 using Hbone.Ztunnel.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -41,6 +39,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
         var snapshot = _context.Store.Current;
         var workload = pod?.Workload;
         var remote = connect.RemoteEndPoint;
+        var service = workload is null ? null : InboundService.Guess(snapshot, workload, connect.Authority.ToIPEndPoint()?.Port);
         var report = new ConnectionReport
         {
             Inbound = true,
@@ -50,6 +49,9 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             SourceIdentity = connect.PeerIdentity,
             DestinationWorkload = workload,
             DestinationIdentity = connect.LocalIdentity,
+            DestinationService = service?.Hostname,
+            DestinationServiceName = service?.Name,
+            DestinationServiceNamespace = service?.Namespace,
             MutualTls = true,
             Live = new LiveBytes(() => (connect.Tunnel?.BytesFromPeer ?? 0, connect.Tunnel?.BytesToPeer ?? 0)),
         };
@@ -71,7 +73,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             }
 
             var target = connect.Authority.ToIPEndPoint();
-            (live, denied) = Authorize(connect, pod, target);
+            (live, denied, opened) = Authorize(connect, pod, target, report);
             if (live is null || target is null)
             {
                 await connect.RejectAsync(HboneErrorReason.Unauthorized, $"{connect.PeerIdentity} is not allowed").ConfigureAwait(false);
@@ -79,10 +81,6 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             }
 
             var upstream = CreateSocket(connect, pod);
-
-            // Every check passed: the connection opens here, before the connect to the app.
-            _context.Reporter.Opened(report);
-            opened = true;
             await _forwarder.ConnectAndRelayAsync(connect, upstream, target).ConfigureAwait(false);
         }
         finally
@@ -99,25 +97,33 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
                 BytesSent = tunnel?.BytesFromPeer ?? 0,
                 BytesReceived = tunnel?.BytesToPeer ?? 0,
                 Error = live?.AbortReason ?? denied ?? connect.RejectReason ?? connect.OutcomeError,
+                // Past authorization, a rejection is the upstream connect failing (503).
+                ResponseFlags = denied is not null ? ResponseFlags.Deny
+                    : live?.AbortFlags ?? (connect.RejectReason is not null ? ResponseFlags.Connect : ResponseFlags.None),
                 Duration = Stopwatch.GetElapsedTime(started),
             }, opened);
         }
     }
 
-    /// <summary>The L4 decision by the peer's certificate identity: the tracked live connection when allowed, else why not.</summary>
-    private (LiveConnection? Live, string? Denied) Authorize(HboneConnectContext connect, PodProxy pod, IPEndPoint? target)
+    /// <summary>
+    /// The L4 decision by the peer's certificate identity: the tracked live connection when allowed, else why not; the
+    /// connection counts as opened once a policy decides, as ztunnel counts it (a denial then closes and fails with DENY).
+    /// </summary>
+    private (LiveConnection? Live, string? Denied, bool Opened) Authorize(HboneConnectContext connect, PodProxy pod, IPEndPoint? target, ConnectionReport report)
     {
         if (target is null || connect.RemoteEndPoint is not { } remote || pod.Policy.For(_context.Store.Current) is not { } policy)
         {
-            return (null, null);
+            return (null, null, false);
         }
+
+        _context.Reporter.Opened(report);
 
         // Identity comes from the peer certificate only; the source address is the TCP peer, never a header.
         var attributes = new ConnectionAttributes(connect.PeerIdentity, remote.Address, target.Address, target.Port, policy.Policies.Workload);
         var decision = policy.Authorize(attributes);
         return decision.Allowed
-            ? (pod.Connections.Track(attributes, connect.Abort), null)
-            : (null, $"{connect.PeerIdentity} denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}");
+            ? (pod.Connections.Track(attributes, connect.Abort), null, true)
+            : (null, $"{connect.PeerIdentity} denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}", true);
     }
 
     private Socket CreateSocket(HboneConnectContext connect, PodProxy pod)

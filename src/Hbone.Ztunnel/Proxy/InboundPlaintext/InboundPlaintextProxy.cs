@@ -3,8 +3,6 @@ using System.Net;
 using System.Net.Sockets;
 using Hbone.Relay;
 using Hbone.Ztunnel.Policy;
-using Hbone.Ztunnel.Proxy.Outbound;
-using Hbone.Ztunnel.Proxy.Socks5;
 using Hbone.Ztunnel.Telemetry;
 
 namespace Hbone.Ztunnel.Proxy.InboundPlaintext;
@@ -22,6 +20,7 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
         var destination = downstream.LocalEndPoint as IPEndPoint;
         var snapshot = context.Store.Current;
         var workload = pod.Workload;
+        var service = workload is null ? null : InboundService.Guess(snapshot, workload, destination?.Port);
         var report = new ConnectionReport
         {
             Inbound = true,
@@ -30,12 +29,16 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
             SourceWorkload = source is null ? null : snapshot.FindWorkload(context.Store.Network, source.Address),
             DestinationWorkload = workload,
             DestinationIdentity = workload is null ? null : snapshot.IdentityOf(workload),
+            DestinationService = service?.Hostname,
+            DestinationServiceName = service?.Name,
+            DestinationServiceNamespace = service?.Namespace,
             Live = new LiveBytes(),
         };
         LiveConnection? connection = null;
+        var opened = false;
         try
         {
-            var refusal = Check(pod, source, destination, snapshot, out var attributes);
+            var refusal = Check(pod, source, destination, snapshot, out var policy);
             if (refusal is not null)
             {
                 TunnelRelay.Reset(downstream);
@@ -43,8 +46,23 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
                 return;
             }
 
-            connection = pod.Connections.Track(attributes);
+            // Counted opened before the policy decides, as ztunnel does: a denial is then closed and failed with DENY.
             context.Reporter.Opened(report);
+            opened = true;
+            var attributes = new ConnectionAttributes(null, source!.Address, destination!.Address, destination.Port, policy!.Policies.Workload);
+            var decision = policy.Authorize(attributes);
+            if (!decision.Allowed)
+            {
+                TunnelRelay.Reset(downstream);
+                report = report with
+                {
+                    Error = $"denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}",
+                    ResponseFlags = ResponseFlags.Deny,
+                };
+                return;
+            }
+
+            connection = pod.Connections.Track(attributes);
             using var upstream = pod.Sockets.Spoofed(source!.Address);
             try
             {
@@ -55,7 +73,11 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
             catch (Exception ex) when (ex is SocketException or OperationCanceledException)
             {
                 TunnelRelay.Reset(downstream);
-                report = report with { Error = $"connect to {destination} failed: {(ex as SocketException)?.SocketErrorCode.ToString() ?? "timed out"}" };
+                report = report with
+                {
+                    Error = $"connect to {destination} failed: {(ex as SocketException)?.SocketErrorCode.ToString() ?? "timed out"}",
+                    ResponseFlags = connection.AbortFlags ?? ResponseFlags.Connect,
+                };
                 return;
             }
 
@@ -72,13 +94,19 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
             }
 
             downstream.Dispose();
-            context.Reporter.Report(report with { Duration = Stopwatch.GetElapsedTime(started), Error = report.Error ?? connection?.AbortReason }, opened: connection is not null);
+            context.Reporter.Report(report with
+            {
+                Duration = Stopwatch.GetElapsedTime(started),
+                Error = report.Error ?? connection?.AbortReason,
+                ResponseFlags = report.ResponseFlags != ResponseFlags.None ? report.ResponseFlags : connection?.AbortFlags ?? ResponseFlags.None,
+            }, opened);
         }
     }
 
-    private string? Check(PodProxy pod, IPEndPoint? source, IPEndPoint? destination, State.WorkloadSnapshot snapshot, out ConnectionAttributes? attributes)
+    /// <summary>The checks before authorization (ztunnel reports their failures in the access log only); null when they pass.</summary>
+    private string? Check(PodProxy pod, IPEndPoint? source, IPEndPoint? destination, State.WorkloadSnapshot snapshot, out PolicyEngine? policy)
     {
-        attributes = null;
+        policy = null;
         if (source is null || destination is null)
         {
             return "no addresses on the accepted connection";
@@ -89,13 +117,7 @@ internal sealed class InboundPlaintextProxy(ProxyContext context)
             return $"destination {destination} is this proxy (SelfCall)";
         }
 
-        if (pod.Policy.For(snapshot) is not { } policy)
-        {
-            return $"the pod {pod.Uid} is not in the config";
-        }
-
-        attributes = new ConnectionAttributes(null, source.Address, destination.Address, destination.Port, policy.Policies.Workload);
-        var decision = policy.Authorize(attributes);
-        return decision.Allowed ? null : $"denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}";
+        policy = pod.Policy.For(snapshot);
+        return policy is null ? $"the pod {pod.Uid} is not in the config" : null;
     }
 }

@@ -70,6 +70,8 @@ internal sealed class OutboundProxy(ProxyContext context)
                 DestinationWorkload = route.Workload,
                 DestinationIdentity = hbone && route.ExpectedIdentities.Count > 0 ? route.ExpectedIdentities[0] : null,
                 DestinationService = route.Service?.Hostname,
+                DestinationServiceName = route.Service?.Name,
+                DestinationServiceNamespace = route.Service?.Namespace,
                 MutualTls = hbone,
             };
             if (route.Kind != RouteKind.NoEndpoint)
@@ -89,7 +91,12 @@ internal sealed class OutboundProxy(ProxyContext context)
         {
             pod.Connections.Untrack(connection);
             downstream.Dispose();
-            context.Reporter.Report(report with { Duration = Stopwatch.GetElapsedTime(started), Error = report.Error ?? connection.AbortReason }, opened);
+            context.Reporter.Report(report with
+            {
+                Duration = Stopwatch.GetElapsedTime(started),
+                Error = report.Error ?? connection.AbortReason,
+                ResponseFlags = report.ResponseFlags != ResponseFlags.None ? report.ResponseFlags : connection.AbortFlags ?? ResponseFlags.None,
+            }, opened);
         }
     }
 
@@ -151,7 +158,12 @@ internal sealed class OutboundProxy(ProxyContext context)
         catch (Exception ex) when (ex is HboneException or Hbone.Istio.IstioException or SocketException or IOException or OperationCanceledException)
         {
             TunnelRelay.Reset(downstream);
-            return report with { Status = (ex as HboneConnectException)?.ResponseStatus, Error = ex.Message };
+            return report with
+            {
+                Status = (ex as HboneConnectException)?.ResponseStatus,
+                Error = ex.Message,
+                ResponseFlags = connection.AbortFlags ?? ResponseFlags.ForOutbound(ex),
+            };
         }
 
         await using (stream.ConfigureAwait(false))
@@ -184,7 +196,11 @@ internal sealed class OutboundProxy(ProxyContext context)
         {
             pod.RemoveOwnPort(port);
             TunnelRelay.Reset(downstream);
-            return report with { Error = $"connect to {destination} failed: {(ex as SocketException)?.SocketErrorCode.ToString() ?? "timed out"}" };
+            return report with
+            {
+                Error = $"connect to {destination} failed: {(ex as SocketException)?.SocketErrorCode.ToString() ?? "timed out"}",
+                ResponseFlags = connection.AbortFlags ?? ResponseFlags.Connect,
+            };
         }
 
         try
