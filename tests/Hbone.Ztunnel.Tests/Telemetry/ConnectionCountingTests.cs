@@ -28,33 +28,9 @@ public sealed class ConnectionCountingTests : IDisposable
         "request_protocol", "response_flags", "connection_security_policy",
     ];
 
-    private static readonly Workload Client = new()
-    {
-        Uid = "cluster1//v1/Pod/default/client-7d9f",
-        Name = "client-7d9f",
-        Namespace = "default",
-        ServiceAccount = "client",
-        WorkloadName = "client",
-        CanonicalName = "client-app",
-        CanonicalRevision = "v1",
-        ClusterId = "cluster1",
-        WorkloadIps = [IPAddress.Parse("10.244.1.2")],
-        Protocol = WorkloadProtocol.Hbone,
-    };
+    private static readonly Workload Client = TelemetryFixtures.Pod("cluster1", "default", "client-7d9f", "client", "client", "client-app", "v1", "10.244.1.2");
 
-    private static readonly Workload Echo = new()
-    {
-        Uid = "cluster2//v1/Pod/apps/echo-5c4b",
-        Name = "echo-5c4b",
-        Namespace = "apps",
-        ServiceAccount = "echo",
-        WorkloadName = "echo",
-        CanonicalName = "echo-app",
-        CanonicalRevision = "v2",
-        ClusterId = "cluster2",
-        WorkloadIps = [IPAddress.Parse("10.244.2.11")],
-        Protocol = WorkloadProtocol.Hbone,
-    };
+    private static readonly Workload Echo = TelemetryFixtures.Pod("cluster2", "apps", "echo-5c4b", "echo", "echo", "echo-app", "v2", "10.244.2.11");
 
     private static readonly ConnectionReport OutboundHbone = new()
     {

@@ -22,33 +22,9 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
-    private static readonly Workload Client = new()
-    {
-        Uid = "cluster1//v1/Pod/default/client-7d9f",
-        Name = "client-7d9f",
-        Namespace = "default",
-        ServiceAccount = "client",
-        WorkloadName = "client",
-        CanonicalName = "client",
-        CanonicalRevision = "v1",
-        ClusterId = "cluster1",
-        WorkloadIps = [IPAddress.Parse("10.244.1.2")],
-        Protocol = WorkloadProtocol.Hbone,
-    };
+    private static readonly Workload Client = TelemetryFixtures.Pod("cluster1", "default", "client-7d9f", "client", "client", "client", "v1", "10.244.1.2");
 
-    private static readonly Workload Echo = new()
-    {
-        Uid = "cluster1//v1/Pod/default/echo-5c4b",
-        Name = "echo-5c4b",
-        Namespace = "default",
-        ServiceAccount = "echo",
-        WorkloadName = "echo",
-        CanonicalName = "echo",
-        CanonicalRevision = "v2",
-        ClusterId = "cluster1",
-        WorkloadIps = [IPAddress.Parse("10.244.1.11")],
-        Protocol = WorkloadProtocol.Hbone,
-    };
+    private static readonly Workload Echo = TelemetryFixtures.Pod("cluster1", "default", "echo-5c4b", "echo", "echo", "echo", "v2", "10.244.1.11");
 
     // The Istio TCP labels every connection series carries: ztunnel's 23 (sorted).
     private const string TcpLabelKeys =

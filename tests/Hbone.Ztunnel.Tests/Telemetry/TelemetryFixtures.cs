@@ -1,3 +1,5 @@
+using System.Net;
+using Hbone.Ztunnel.State;
 using Hbone.Ztunnel.Telemetry;
 
 namespace Hbone.Ztunnel.Tests.Telemetry;
@@ -10,6 +12,21 @@ internal sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
 
 internal static class TelemetryFixtures
 {
+    /// <summary>An HBONE pod workload as istiod describes it (uid <c>cluster//v1/Pod/namespace/name</c>).</summary>
+    public static Workload Pod(string cluster, string @namespace, string name, string workloadName, string serviceAccount, string canonicalName, string revision, string ip) => new()
+    {
+        Uid = $"{cluster}//v1/Pod/{@namespace}/{name}",
+        Name = name,
+        Namespace = @namespace,
+        ServiceAccount = serviceAccount,
+        WorkloadName = workloadName,
+        CanonicalName = canonicalName,
+        CanonicalRevision = revision,
+        ClusterId = cluster,
+        WorkloadIps = [IPAddress.Parse(ip)],
+        Protocol = WorkloadProtocol.Hbone,
+    };
+
     public static ConnectionLabels ClientToEcho(string reporter = ConnectionLabels.SourceReporter) => new()
     {
         Reporter = reporter,
