@@ -69,6 +69,13 @@ public sealed class HboneServerOptions
     /// <summary>The clock used to validate peer certificates.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// Resumes a tunnel's pending read on the connection's reader thread when the data came in a small read (a
+    /// request or a response, not a bulk record), saving a thread-pool hop per exchange. Handlers must then never
+    /// block while awaiting a read, or the whole connection stalls; as Kestrel's option of the same name. Default false.
+    /// </summary>
+    public bool UnsafePreferInlineScheduling { get; set; }
+
     internal ITrustBundleSource ResolveTrustBundle() =>
         TrustBundle ?? Certificate as ITrustBundleSource
         ?? throw new InvalidOperationException($"{nameof(HboneServerOptions)}.{nameof(TrustBundle)} is not set and {nameof(Certificate)} is not an {nameof(ITrustBundleSource)}.");

@@ -59,6 +59,7 @@ internal static class ServeCommand
             o.Certificate = source;
             o.TrustBundle = source;
             o.DrainTimeout = TimeSpan.FromSeconds(drainSeconds);
+            o.UnsafePreferInlineScheduling = Hbone.Hosting.SocketCompletions.IsInline;
             o.OnTunnelCompleted = entry => stdout.WriteLine(AccessLogLine.Format(entry, json));
         }).AddForwarder(o =>
         {

@@ -47,7 +47,13 @@ internal sealed class TunnelClientOptions
         }
 
         var source = new PemFileCertificateSource(parse.GetRequiredValue(_cert).FullName, parse.GetRequiredValue(_key).FullName, parse.GetRequiredValue(_ca).FullName);
-        var client = new HboneClient(new HboneClientOptions { Certificate = source, TrustBundle = source });
+        var client = new HboneClient(new HboneClientOptions
+        {
+            Certificate = source,
+            TrustBundle = source,
+            // The CLI's relays never block while awaiting a read.
+            UnsafePreferInlineScheduling = Hbone.Hosting.SocketCompletions.IsInline,
+        });
         return new TunnelClientSetup(client, source, via, target, expected);
     }
 }

@@ -47,6 +47,9 @@ internal sealed partial class Http2ServerConnection
             }
 
             Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
+            var buffered = buffer.Length;
+            var consumed = long.MaxValue; // a read that failed half-way wakes its readers on the thread pool
+            _streamReaderScheduler.BeginRead();
             try
             {
                 if (!_prefaceReceived && !TryReadPreface(ref buffer))
@@ -63,10 +66,13 @@ internal sealed partial class Http2ServerConnection
                 {
                     ProcessFrame(header, payload);
                 }
+
+                consumed = buffered - buffer.Length;
             }
             finally
             {
                 _input.AdvanceTo(buffer.Start, buffer.End);
+                _streamReaderScheduler.EndRead(consumed);
             }
 
             if (result.IsCompleted)

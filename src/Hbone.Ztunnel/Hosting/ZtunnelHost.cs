@@ -163,6 +163,8 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
             TrustBundle = _identities,
             MaxStreamsPerConnection = _config.PoolMaxStreamsPerConnection,
             PooledConnectionIdleTimeout = _config.PoolUnusedReleaseTimeout,
+            // Our relay never blocks while it awaits a read: with inline socket completions, skip the hop per exchange.
+            UnsafePreferInlineScheduling = Hbone.Hosting.SocketCompletions.IsInline,
             CreateSocket = dial => (dial.SourceAddress is { } source ? _context.Pods.FindByAddress(source) : null)?.Sockets.Outbound(dial.Destination.AddressFamily, dial.SourceAddress)
                 ?? throw new HboneException(HboneErrorReason.ConnectionFailed, $"no enrolled pod has the source address {dial.SourceAddress}"),
         },
@@ -181,6 +183,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
             // The pods close their tunnels at the deadline with the reason; Kestrel's own abort a second later is only a backstop.
             options.DrainTimeout = _config.DrainDeadline + TimeSpan.FromSeconds(1);
             options.CertificateSelector = new InboundCertificates(_context, _loggerFactory.CreateLogger<InboundCertificates>()).Select;
+            options.UnsafePreferInlineScheduling = Hbone.Hosting.SocketCompletions.IsInline;
         }).AddHandler(handler.HandleAsync);
         builder.WebHost.UseKestrel(kestrel => kestrel.ListenHbone(PodInboundEndPoint.Instance));
         var app = builder.Build();

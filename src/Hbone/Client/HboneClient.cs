@@ -60,6 +60,7 @@ public sealed partial class HboneClient : IAsyncDisposable
             KeepAlivePingTimeout = options.KeepAlivePingTimeout,
             TimeProvider = options.TimeProvider,
             FirstStreamId = firstStreamId,
+            PreferInlineScheduling = options.UnsafePreferInlineScheduling,
         };
     }
 

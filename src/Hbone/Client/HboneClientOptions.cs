@@ -64,6 +64,13 @@ public sealed class HboneClientOptions
     /// <summary>The clock used for certificates, idle release and keep-alive.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// Resumes a tunnel's pending read on the connection's reader thread when the data came in a small read (a
+    /// request or a response, not a bulk record), saving a thread-pool hop per exchange. Code awaiting a read must
+    /// then never block, or the whole connection stalls; as Kestrel's option of the same name. Default false.
+    /// </summary>
+    public bool UnsafePreferInlineScheduling { get; set; }
+
     internal ITrustBundleSource ResolveTrustBundle() =>
         TrustBundle ?? Certificate as ITrustBundleSource
         ?? throw new InvalidOperationException($"{nameof(HboneClientOptions)}.{nameof(TrustBundle)} is not set and {nameof(Certificate)} is not an {nameof(ITrustBundleSource)}.");

@@ -19,16 +19,22 @@ internal sealed partial class Http2ClientConnection
             {
                 var result = await _input.ReadAsync(_shutdown.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
+                var buffered = buffer.Length;
+                var consumed = long.MaxValue; // a read that failed half-way wakes its readers on the thread pool
+                _streamReaderScheduler.BeginRead();
                 try
                 {
                     while (TryReadFrame(ref buffer, out var header, out var payload))
                     {
                         ProcessFrame(header, payload);
                     }
+
+                    consumed = buffered - buffer.Length;
                 }
                 finally
                 {
                     _input.AdvanceTo(buffer.Start, buffer.End);
+                    _streamReaderScheduler.EndRead(consumed);
                 }
 
                 if (result.IsCompleted)

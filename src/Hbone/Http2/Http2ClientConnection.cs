@@ -28,6 +28,8 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
     private readonly TaskCompletionSource _peerSettingsReceived = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _writeSignal = new(0);
+    private readonly StreamReaderScheduler _streamReaderScheduler;
+    private readonly PipeOptions _streamReceiveOptions;
 
     private WriteBuffer _pending = new();
     private WriteBuffer _sending = new();
@@ -67,6 +69,11 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
         _nextStreamId = settings.FirstStreamId;
         _connectionReceiveAvailable = settings.InitialConnectionWindowSize;
         _idleSinceTimestamp = settings.TimeProvider.GetTimestamp();
+        _streamReaderScheduler = new StreamReaderScheduler(settings.PreferInlineScheduling);
+
+        // Never pause the reader loop on one stream: flow control already bounds what a stream may buffer.
+        _streamReceiveOptions = new PipeOptions(readerScheduler: _streamReaderScheduler, pauseWriterThreshold: 0, resumeWriterThreshold: 0,
+            minimumSegmentSize: 16 * 1024, useSynchronizationContext: false);
     }
 
     /// <summary>Completes when the connection is closed, for any reason.</summary>
@@ -249,7 +256,7 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
 
             // Past 2^31-1 no id is left: the connection retires and the pool dials a new one (H2-16).
             _nextStreamId = id > int.MaxValue - 2 ? -1 : id + 2;
-            var stream = new Http2ClientStream(this, id, _peerInitialWindow, _settings.InitialStreamWindowSize);
+            var stream = new Http2ClientStream(this, id, _peerInitialWindow, _settings.InitialStreamWindowSize, _streamReceiveOptions);
             _streams.Add(id, stream);
             AppendHeadersLocked(id, headerBlock, endStream);
             if (endStream)

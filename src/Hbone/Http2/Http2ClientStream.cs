@@ -9,20 +9,18 @@ namespace Hbone.Http2;
 /// </summary>
 internal sealed class Http2ClientStream
 {
-    // Never pause the connection's reader on one stream: flow control already bounds what a stream may buffer.
-    private static readonly PipeOptions s_receiveOptions = new(pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 16 * 1024, useSynchronizationContext: false);
-
     private readonly Http2ClientConnection _connection;
-    private readonly Pipe _receive = new(s_receiveOptions);
+    private readonly Pipe _receive;
     private readonly TaskCompletionSource<Http2Response> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _receiveLock = new();
     private Exception? _failure;
     private long _unconsumed;
     private bool _inputCompleted;
 
-    public Http2ClientStream(Http2ClientConnection connection, int id, long sendWindow, long receiveWindow)
+    public Http2ClientStream(Http2ClientConnection connection, int id, long sendWindow, long receiveWindow, PipeOptions receiveOptions)
     {
         _connection = connection;
+        _receive = new Pipe(receiveOptions);
         Id = id;
         SendWindow = sendWindow;
         ReceiveAvailable = receiveWindow;
@@ -161,7 +159,7 @@ internal sealed class Http2ClientStream
                 writer.Write(segment.Span);
             }
 
-            // Never waits: the pipe does not pause (see s_receiveOptions).
+            // Never waits: the pipe does not pause (see Http2ClientConnection's stream receive options).
             _ = writer.FlushAsync();
             if (endStream)
             {

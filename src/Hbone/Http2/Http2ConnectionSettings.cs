@@ -21,4 +21,7 @@ internal sealed class Http2ConnectionSettings
     public int FirstStreamId { get; init; } = 1;
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Wakes a stream's reader on the read loop's thread after a small read (see <see cref="StreamReaderScheduler"/>).</summary>
+    public bool PreferInlineScheduling { get; init; }
 }
