@@ -8,7 +8,7 @@ namespace Hbone.Ztunnel.Proxy.Inbound;
 /// Who the client of an inbound HBONE tunnel is. ztunnel takes the TCP peer, always (its <c>Forwarded</c> parsing reads
 /// only <c>host=</c>). We take the TCP peer too, except from the destination's own waypoint, proven by its certificate:
 /// it relays for others and names the original client in <c>Forwarded: for=</c>. One decision for the app's socket source
-/// and for the access log and metrics, so a header can never put a client in the log that the app did not see.
+/// and for the connection report (the access log's src.addr), so a header can never log a client the app did not see.
 /// </summary>
 internal static class InboundClient
 {
