@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using Hbone.Ztunnel.E2E.Tests.Infrastructure;
 
 namespace Hbone.Ztunnel.E2E.Tests.MeshTests;
@@ -33,7 +34,7 @@ public sealed class PodDrainTests
         var draining = await mesh.A.Ztunnel.WaitForLineAsync(l => l.Contains($"pod {lab.Client.Uid} draining", StringComparison.Ordinal), Deadline);
         var during = await Lifecycle.EchoAsync(tunnel, "during the drain"u8.ToArray(), Deadline);
         var pooledDuring = await Lifecycle.HboneConnectionsAsync(lab.Echo, lab.Client);
-        tunnel.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        tunnel.Shutdown(SocketShutdown.Send);
         var ended = await Lifecycle.ReadAsync(tunnel, Deadline);
         var clock = Stopwatch.StartNew();
         await Lifecycle.UntilAsync(async () => await Lifecycle.HboneConnectionsAsync(lab.Echo, lab.Client) == 0, Short, "the drained pooled connection closing at the echo pod's 15008");
