@@ -144,12 +144,32 @@ internal static class TrafficNet
         });
     }
 
-    /// <summary>A CONNECT to <paramref name="destination"/> with <paramref name="authority"/>, expecting <paramref name="pod"/>'s identity.</summary>
-    public static async Task<HboneStream> ConnectAsync(HboneClient client, IPEndPoint destination, string authority, LabPod pod, TimeSpan deadline)
+    /// <summary>
+    /// A CONNECT to <paramref name="destination"/> with <paramref name="authority"/>, expecting <paramref name="pod"/>'s
+    /// identity, claiming <paramref name="forwardedFor"/> as the client in <c>Forwarded</c> when given.
+    /// </summary>
+    public static async Task<HboneStream> ConnectAsync(HboneClient client, IPEndPoint destination, string authority, LabPod pod, TimeSpan deadline, IPEndPoint? forwardedFor = null)
     {
         using var timeout = new CancellationTokenSource(deadline);
         return await client.ConnectAsync(
-            new HboneRequest { Destination = destination, Authority = HboneAuthority.Parse(authority), ExpectedIdentities = [SpiffeId.Parse(pod.SpiffeId)] },
+            new HboneRequest
+            {
+                Destination = destination,
+                Authority = HboneAuthority.Parse(authority),
+                ExpectedIdentities = [SpiffeId.Parse(pod.SpiffeId)],
+                ForwardedFor = forwardedFor,
+            },
             timeout.Token);
+    }
+
+    /// <summary>Writes <paramref name="data"/>, sends END_STREAM and reads until the far end's END_STREAM: what came back.</summary>
+    public static async Task<byte[]> ExchangeAsync(HboneStream stream, byte[] data, TimeSpan deadline)
+    {
+        using var timeout = new CancellationTokenSource(deadline);
+        await stream.WriteAsync(data, timeout.Token);
+        await stream.CompleteWritesAsync(timeout.Token);
+        using var received = new MemoryStream();
+        await stream.CopyToAsync(received, timeout.Token);
+        return received.ToArray();
     }
 }

@@ -65,6 +65,30 @@ public sealed class AdversarialTests(TrafficMeshFixture mesh) : IClassFixture<Tr
     }
 
     [Fact]
+    [Trait("case", "ADV-05")]
+    public async Task ADV_05_a_peer_that_is_not_the_waypoint_cannot_name_another_client_in_Forwarded_for_the_app_or_the_access_log()
+    {
+        var seenBefore = mesh.Echo.Clients.Count;
+        var log = TrafficLog.Mark(mesh.NodeB);
+        var claimed = new IPEndPoint(Lab.Client.Ip, 4242);
+        await using var attacker = TrafficNet.Attacker(Lab, Lab.Outsider.NetnsPath, "outsider");
+
+        byte[] reply;
+        await using (var stream = await TrafficNet.ConnectAsync(attacker, new IPEndPoint(Lab.Echo.Ip, 15008), $"{Lab.Echo.Ip}:{Lab.EchoTargetPort}", Lab.Echo, Deadline, forwardedFor: claimed))
+        {
+            reply = await TrafficNet.ExchangeAsync(stream, Probe, Deadline);
+        }
+
+        var seen = await mesh.Echo.WaitForClientAsync(Deadline, seenBefore + 1);
+        var inbound = await log.WaitForAccessAsync(Deadline, ("direction", "inbound"), ("src.identity", Lab.Outsider.SpiffeId));
+
+        Assert.Equal(Probe, reply);
+        Assert.Equal(Lab.Outsider.Ip, seen.Address);
+        Assert.Equal("200", inbound["status"]);
+        Assert.Equal(Lab.Outsider.Ip, IPEndPoint.Parse(inbound["src.addr"]).Address);
+    }
+
+    [Fact]
     [Trait("case", "ADV-04")]
     public async Task ADV_04_hbone_to_a_proxy_port_of_the_pod_is_503_before_any_connect()
     {

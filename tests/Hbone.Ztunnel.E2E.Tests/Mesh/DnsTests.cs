@@ -4,7 +4,7 @@ using Hbone.Ztunnel.Testing;
 namespace Hbone.Ztunnel.E2E.Tests.MeshTests;
 
 /// <summary>
-/// The pods' DNS through the real capture: the node agent's rules send a pod's port-53 traffic (to any address) to the
+/// The pods' DNS through the real capture: the node agent's rules send a pod's port-53 traffic (to any IPv4 or IPv6 address) to the
 /// ztunnel's proxy in the pod, which answers mesh names and forwards the rest to dnsmasq on node-a.
 /// </summary>
 public sealed class DnsTests(DnsTests.Fixture fixture) : IClassFixture<DnsTests.Fixture>
@@ -13,6 +13,7 @@ public sealed class DnsTests(DnsTests.Fixture fixture) : IClassFixture<DnsTests.
 
     // Any resolver address: the capture redirects it. The pod has no route-specific reason to reach it.
     private const string AnyResolver = "10.96.0.53";
+    private const string AnyResolver6 = "fd00:10:96::53";
 
     [Fact]
     [Trait("case", "INT-04")]
@@ -54,6 +55,60 @@ public sealed class DnsTests(DnsTests.Fixture fixture) : IClassFixture<DnsTests.
         Assert.Equal("10.96.0.10", (await fixture.DigAsync("echo.default.svc.cluster.local")).Trim());
     }
 
+    [Fact]
+    [Trait("case", "INT-04")]
+    public async Task A_dual_stack_service_s_AAAA_record_is_its_IPv6_VIP_over_UDP_and_TCP()
+    {
+        Assert.Equal(fixture.Lab.EchoVip6.Address.ToString(), (await fixture.DigRecordAsync(AnyResolver, "echo.default.svc.cluster.local", "AAAA")).Trim());
+        Assert.Equal(fixture.Lab.EchoVip6.Address.ToString(), (await fixture.DigRecordAsync(AnyResolver, "echo.default.svc.cluster.local", "AAAA", "+tcp")).Trim());
+    }
+
+    [Fact]
+    [Trait("case", "INT-04")]
+    public async Task A_query_to_an_IPv6_resolver_address_is_answered_by_the_proxy_on_the_pod_s_IPv6_loopback()
+    {
+        // ip6tables REDIRECTs the pod's own packets to [::1]:15053; the upstream (IPv4 dnsmasq) knows no mesh name.
+        Assert.Equal(fixture.Lab.EchoVip6.Address.ToString(), (await fixture.DigRecordAsync(AnyResolver6, "echo.default.svc.cluster.local", "AAAA")).Trim());
+        Assert.Equal(fixture.Lab.EchoVip.Address.ToString(), (await fixture.DigRecordAsync(AnyResolver6, "echo.default.svc.cluster.local", "A", "+tcp")).Trim());
+    }
+
+    [Fact]
+    [Trait("case", "INT-04")]
+    public async Task A_malformed_query_over_TCP_gets_FORMERR_and_the_same_connection_keeps_being_answered()
+    {
+        // Two framed messages on one TCP connection: a header promising one question with a label running past the
+        // end, then a well-formed A query for the echo service. Prints each reply as hex on its own line.
+        const string Script = """
+            import socket, struct, sys
+            s = socket.create_connection((sys.argv[1], 53), timeout=10)
+            def read(n):
+                data = b''
+                while len(data) < n:
+                    chunk = s.recv(n - len(data))
+                    if not chunk:
+                        sys.exit('closed after %d of %d bytes' % (len(data), n))
+                    data += chunk
+                return data
+            def ask(message):
+                s.sendall(struct.pack('>H', len(message)) + message)
+                return read(struct.unpack('>H', read(2))[0])
+            name = b''.join(bytes([len(label)]) + label.encode() for label in 'echo.default.svc.cluster.local'.split('.'))
+            print(ask(bytes.fromhex('abcd010000010000000000003f6162')).hex())
+            print(ask(bytes.fromhex('123401000001000000000000') + name + b'\x00\x00\x01\x00\x01').hex())
+            """;
+        string[] replies = (await MeshLab.ExecAsync(fixture.Lab.Client.Netns, ["python3", "-c", Script, AnyResolver]))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.Equal(2, replies.Length);
+        Assert.StartsWith("abcd", replies[0], StringComparison.Ordinal);
+        Assert.Equal(1, Convert.ToInt32(replies[0][7..8], 16)); // RCODE nibble: FORMERR
+        Assert.StartsWith("1234", replies[1], StringComparison.Ordinal);
+        Assert.Equal(0, Convert.ToInt32(replies[1][7..8], 16)); // NOERROR
+        Assert.Equal("0001", replies[1][12..16]); // one answer
+        Assert.EndsWith("0a60000a", replies[1], StringComparison.Ordinal); // its data: 10.96.0.10
+        Assert.Equal("10.96.0.10", (await fixture.DigAsync("echo.default.svc.cluster.local", "+tcp")).Trim());
+    }
+
     /// <summary>A lab whose config adds a headless service over the echo pod, with dnsmasq on node-a as the upstream.</summary>
     public sealed class Fixture : MeshLabFixture
     {
@@ -66,10 +121,13 @@ public sealed class DnsTests(DnsTests.Fixture fixture) : IClassFixture<DnsTests.
             await Infrastructure.Mesh.StartAsync(lab, Deadline, new Dictionary<string, string?> { ["DNS_RESOLV_CONF"] = resolvConf }, AddHeadlessService);
         }
 
-        /// <summary><c>dig +short</c> from the client pod, to a resolver address the capture redirects.</summary>
-        internal async Task<string> DigAsync(string name, params string[] options)
+        /// <summary><c>dig +short</c> for an A record from the client pod, to a resolver address the capture redirects.</summary>
+        internal Task<string> DigAsync(string name, params string[] options) => DigRecordAsync(AnyResolver, name, "A", options);
+
+        /// <summary><c>dig +short</c> for a <paramref name="type"/> record from the client pod, to <paramref name="resolver"/>.</summary>
+        internal async Task<string> DigRecordAsync(string resolver, string name, string type, params string[] options)
         {
-            string[] command = ["ip", "netns", "exec", Lab.Client.Netns, "dig", $"@{AnyResolver}", "+short", "+time=5", "+tries=2", .. options, name, "A"];
+            string[] command = ["ip", "netns", "exec", Lab.Client.Netns, "dig", $"@{resolver}", "+short", "+time=5", "+tries=2", .. options, name, type];
             var (exitCode, stdout, stderr) = await Shell.TryRunAsync(command);
 
             // dig reports a failed exchange (refused, timed out) on stdout: keep it in the message.

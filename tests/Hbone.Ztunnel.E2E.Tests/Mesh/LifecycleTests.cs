@@ -29,7 +29,7 @@ public sealed class LifecycleTests
         await mesh.A.Agent.RemoveAsync(lab.LocalEcho);
 
         var removed = await mesh.A.Ztunnel.WaitForLineAsync(l => l.Contains($"pod removed: {lab.LocalEcho.Uid}", StringComparison.Ordinal), Deadline);
-        await Lifecycle.UntilAsync(async () => !(await Lifecycle.ListenersAsync(lab.LocalEcho.Netns)).Any(IsProxyListener), Deadline, "the local-echo listeners closing");
+        await Lifecycle.UntilAsync(async () => !(await Lifecycle.ListenersAsync(lab.LocalEcho.Netns)).Any(Lifecycle.IsProxyListener), Deadline, "the local-echo listeners closing");
         var after = await Lifecycle.ListenersAsync(lab.LocalEcho.Netns);
         var pods = PodUids(await mesh.A.Ztunnel.GetAsync("/config_dump"));
         byte[] reply;
@@ -38,9 +38,9 @@ public sealed class LifecycleTests
             reply = await PodSockets.ExchangeAsync(client, "others unaffected"u8.ToArray(), Deadline);
         }
 
-        Assert.Equal(7, before.Count(IsProxyListener)); // 15001, 15006, 15008 on 0.0.0.0 and [::], and 127.0.0.1:15080
+        Assert.Equal(7, before.Count(Lifecycle.IsProxyListener)); // 15001, 15006, 15008 on 0.0.0.0 and [::], and 127.0.0.1:15080
         Assert.Contains("pod removed", removed, StringComparison.Ordinal);
-        Assert.DoesNotContain(after, IsProxyListener);
+        Assert.DoesNotContain(after, Lifecycle.IsProxyListener);
         Assert.Equal([lab.Client.Uid], pods);
         Assert.Equal("others unaffected"u8.ToArray(), reply);
         Assert.Equal(lab.Client.Ip, (await echo.WaitForClientAsync(Deadline)).Address);
@@ -57,15 +57,8 @@ public sealed class LifecycleTests
         var mesh = await LifecycleMesh.StartAsync(lab, Deadline, new Dictionary<string, IReadOnlyDictionary<string, string?>> { ["node-a"] = grace });
 
         // A tunnel into local-echo from a client we did not write (Node's http2), from node-b's namespace.
-        var peer = lab.Track(NodeProcess.Start("node http2 client", lab.NodeB, "/usr/bin/node",
-        [
-            Path.Combine(Repo.Root, "tests", "Hbone.Interop.Peers", "node_hbone_client.js"), "--server", $"{lab.LocalEcho.Ip}:15008",
-            "--ca", Path.Combine(mesh.CaDirectory, "ca.pem"), "--cert", Path.Combine(mesh.CaDirectory, "lab.pem"),
-            "--key", Path.Combine(mesh.CaDirectory, "lab.key"), "--authority", $"{lab.LocalEcho.Ip}:{lab.EchoTargetPort}",
-        ]));
-        await peer.WaitForLineAsync(l => l == "status=200", Deadline);
-        await peer.Input.WriteLineAsync("before");
-        await peer.WaitForLineAsync(l => l == "before", Deadline);
+        var peer = await NodeHboneClient.ConnectAsync(lab, mesh.CaDirectory, lab.NodeB, lab.LocalEcho, Deadline);
+        await NodeHboneClient.EchoAsync(peer, "before", Deadline);
         using var unrelated = await PodSockets.ConnectAsync(lab.Client.NetnsPath, lab.EchoVip, Deadline);
         Assert.Equal("unrelated"u8.ToArray(), await PodSockets.ExchangeAsync(unrelated, "unrelated"u8.ToArray(), Deadline, halfClose: false));
 
@@ -74,8 +67,7 @@ public sealed class LifecycleTests
 
         var draining = await mesh.A.Ztunnel.WaitForLineAsync(l => l.Contains($"pod {lab.LocalEcho.Uid} draining", StringComparison.Ordinal), Deadline);
         var goAway = await peer.WaitForLineAsync(l => l.StartsWith("goaway=", StringComparison.Ordinal), Deadline);
-        await peer.Input.WriteLineAsync("after");
-        await peer.WaitForLineAsync(l => l == "after", Deadline);
+        await NodeHboneClient.EchoAsync(peer, "after", Deadline);
         var refused = await Lifecycle.ProbeAsync(lab.Client.NetnsPath, new IPEndPoint(lab.LocalEcho.Ip, lab.EchoTargetPort), "new"u8.ToArray(), Short);
         peer.Input.Close();
         var exit = await peer.WaitForExitAsync(Deadline);
@@ -296,10 +288,6 @@ public sealed class LifecycleTests
         Assert.Contains("protocol=\"TCP\"", hop, StringComparison.Ordinal);
         Assert.DoesNotContain("SelfCall", hop, StringComparison.Ordinal);
     }
-
-    private static bool IsProxyListener(string local) =>
-        local.EndsWith(":15001", StringComparison.Ordinal) || local.EndsWith(":15006", StringComparison.Ordinal)
-        || local.EndsWith(":15008", StringComparison.Ordinal) || local == "127.0.0.1:15080";
 
     private static List<string> PodUids(string configDump)
     {

@@ -13,11 +13,14 @@ public sealed class WaypointTests(WaypointTests.Fixture fixture) : IClassFixture
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan Short = TimeSpan.FromSeconds(5);
+    private const string WaypointIdentity = "spiffe://cluster.local/ns/default/sa/waypoint";
 
     [Fact]
+    [Trait("case", "WP-01")]
     public async Task Through_the_waypoint_the_server_sees_the_original_client()
     {
         int before = fixture.Echo.Clients.Count;
+        var nodeB = TrafficLog.Mark(fixture.NodeB);
         byte[] reply;
         using (var client = await PodSockets.ConnectAsync(fixture.Lab.Client.NetnsPath, fixture.Lab.EchoVip, Deadline))
         {
@@ -26,13 +29,20 @@ public sealed class WaypointTests(WaypointTests.Fixture fixture) : IClassFixture
 
         var seen = await fixture.Echo.WaitForClientAsync(Deadline, before + 1);
         var outbound = await fixture.NodeA.WaitForLineAsync(l => l.Contains($"dst.addr={Fixture.WaypointIp}:{Fixture.WaypointPort}", StringComparison.Ordinal), Deadline);
+        var inbound = TrafficLog.Fields(await nodeB.WaitForLineAsync(
+            l => TrafficLog.IsAccessLine(l) && l.Contains("direction=\"inbound\"", StringComparison.Ordinal) && l.Contains($"src.identity=\"{WaypointIdentity}\"", StringComparison.Ordinal),
+            Deadline));
 
         Assert.Equal("via the waypoint"u8.ToArray(), reply);
         Assert.Equal(fixture.Lab.Client.Ip, seen.Address);
-        Assert.Contains("dst.identity=\"spiffe://cluster.local/ns/default/sa/waypoint\"", outbound, StringComparison.Ordinal);
+        Assert.Contains($"dst.identity=\"{WaypointIdentity}\"", outbound, StringComparison.Ordinal);
+
+        // The destination's own waypoint may name the client: the access log shows the same client the app saw.
+        Assert.Equal(seen.Address, IPEndPoint.Parse(inbound["src.addr"]).Address);
     }
 
     [Fact]
+    [Trait("case", "WP-02")]
     public async Task The_waypoint_s_policy_refuses_an_identity_it_does_not_allow()
     {
         int before = fixture.Echo.Clients.Count;
@@ -44,6 +54,7 @@ public sealed class WaypointTests(WaypointTests.Fixture fixture) : IClassFixture
     }
 
     [Fact]
+    [Trait("case", "WP-03")]
     public async Task The_workload_behind_the_waypoint_refuses_a_direct_connection_that_skipped_it()
     {
         int before = fixture.Echo.Clients.Count;
@@ -55,6 +66,7 @@ public sealed class WaypointTests(WaypointTests.Fixture fixture) : IClassFixture
     }
 
     [Fact]
+    [Trait("case", "WP-04")]
     public async Task A_listener_presenting_another_identity_in_place_of_the_waypoint_is_refused_by_the_client_ztunnel()
     {
         int before = fixture.Echo.Clients.Count;

@@ -39,11 +39,12 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
         var snapshot = _context.Store.Current;
         var workload = pod?.Workload;
         var remote = connect.RemoteEndPoint;
+        var client = InboundClient.Resolve(remote, connect.ForwardedFor, connect.PeerIdentity, workload, snapshot);
         var service = workload is null ? null : InboundService.Guess(snapshot, workload, connect.Authority.ToIPEndPoint()?.Port);
         var report = new ConnectionReport
         {
             Inbound = true,
-            Source = connect.ForwardedFor ?? remote,
+            Source = client,
             Destination = connect.Authority.ToIPEndPoint() ?? local,
             SourceWorkload = remote is null ? null : snapshot.FindWorkload(_context.Store.Network, remote.Address),
             SourceIdentity = connect.PeerIdentity,
@@ -80,7 +81,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
                 return;
             }
 
-            var upstream = CreateSocket(connect, pod);
+            var upstream = CreateSocket(client, pod);
             await _forwarder.ConnectAndRelayAsync(connect, upstream, target).ConfigureAwait(false);
         }
         finally
@@ -126,16 +127,7 @@ internal sealed class InboundHboneHandler : IHboneConnectHandler
             : (null, $"{connect.PeerIdentity} denied by policy: {decision.Reason}{(decision.Policy is null ? "" : $" ({decision.Policy})")}", true);
     }
 
-    private Socket CreateSocket(HboneConnectContext connect, PodProxy pod)
-    {
-        var peer = connect.RemoteEndPoint?.Address ?? throw new SocketException((int)SocketError.AddressNotAvailable);
-
-        // The TCP peer is the client, as in ztunnel; only the destination's own waypoint, proven by its certificate,
-        // relays for others and may name the original client in Forwarded, so the app sees that client.
-        var client = connect.ForwardedFor is { } forwarded && pod.Workload is { } workload && forwarded.AddressFamily == peer.AddressFamily
-            && _context.Store.Current.IsWaypointOf(workload, connect.PeerIdentity)
-            ? forwarded.Address
-            : peer;
-        return pod.Sockets.Spoofed(client);
-    }
+    /// <summary>The socket to the app, bound to the client's address (the same one the report names), so the app sees that client.</summary>
+    private static Socket CreateSocket(IPEndPoint? client, PodProxy pod) =>
+        pod.Sockets.Spoofed(client?.Address ?? throw new SocketException((int)SocketError.AddressNotAvailable));
 }
