@@ -58,13 +58,14 @@ public sealed class ControlPlaneReadinessTests
         }
     }
 
-    // Every local pod is in the config and every local identity has a certificate entry, none of them available.
+    // Every local pod is handed over and in the config, and every local identity has a certificate entry, none of them available.
     private static bool HasPodsAndRefusedCertificates(JsonElement dump, IReadOnlyList<LabPod> pods, IReadOnlyList<string> identities)
     {
         var uids = dump.GetProperty("workloads").EnumerateArray().Select(w => w.GetProperty("uid").GetString()).ToHashSet();
+        var enrolled = dump.GetProperty("pods").EnumerateArray().Where(p => p.GetProperty("state").GetString() == "Up").Select(p => p.GetProperty("uid").GetString()).ToHashSet();
         var certificates = dump.GetProperty("certificates").EnumerateArray().ToList();
         return dump.GetProperty("xds").GetProperty("ready").GetBoolean()
-            && pods.All(p => uids.Contains(p.Uid))
+            && pods.All(p => uids.Contains(p.Uid) && enrolled.Contains(p.Uid))
             && certificates.Select(c => c.GetProperty("identity").GetString()).SequenceEqual(identities)
             && certificates.All(c => c.GetProperty("state").GetString()!.StartsWith("Unavailable", StringComparison.Ordinal));
     }
