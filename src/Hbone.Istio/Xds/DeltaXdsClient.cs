@@ -134,20 +134,10 @@ public sealed partial class DeltaXdsClient : IAsyncDisposable
             {
                 return;
             }
-            catch (RpcException ex)
-            {
-                // An expected outage: one line with the status and its cause, no stack trace on every retry.
-                outcome = ex.Status.DebugException is { } cause ? $"{ex.StatusCode}: {ex.Status.Detail} ({cause.Message})" : $"{ex.StatusCode}: {ex.Status.Detail}";
-            }
-            catch (IstioException ex) when (ex.Reason == IstioErrorReason.TokenUnavailable)
-            {
-                outcome = ex.Message;
-            }
             catch (Exception ex)
             {
-                // Anything else (e.g. writing the ACK after the server completed the call) is one more lost stream, never the end of the loop.
-                outcome = ex.GetType().Name + ": " + ex.Message;
-                error = ex;
+                // Whatever ended the stream (e.g. writing the ACK after the server completed the call) is one more lost stream, never the end of the loop.
+                (outcome, error) = DescribeLostStream(ex);
             }
 
             Interlocked.Increment(ref _failures);
@@ -164,6 +154,18 @@ public sealed partial class DeltaXdsClient : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// How a lost stream is logged: an expected outage (a gRPC status, a token not there yet, the connection closed or reset
+    /// under a call, as when istiod shuts down) as one line with no stack trace on every retry; anything else with its exception.
+    /// </summary>
+    internal static (string Outcome, Exception? Error) DescribeLostStream(Exception ex) => ex switch
+    {
+        RpcException rpc => (rpc.Status.DebugException is { } cause ? $"{rpc.StatusCode}: {rpc.Status.Detail} ({cause.Message})" : $"{rpc.StatusCode}: {rpc.Status.Detail}", null),
+        IstioException { Reason: IstioErrorReason.TokenUnavailable } => (ex.Message, null),
+        HttpRequestException or IOException => (ex.InnerException is { } inner ? $"{ex.GetType().Name}: {ex.Message} ({inner.Message})" : $"{ex.GetType().Name}: {ex.Message}", null),
+        _ => ($"{ex.GetType().Name}: {ex.Message}", ex),
+    };
 
     /// <summary>One stream; returns how it ended when the server closed it, throws on a failed call.</summary>
     private async Task<string> RunStreamAsync(AggregatedDiscoveryService.AggregatedDiscoveryServiceClient client, Node node, XdsBackoff backoff, CancellationToken stop)

@@ -44,6 +44,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
         _config = config;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger("Hbone.Ztunnel");
+        StartupWarnings.Log(config, _logger);
         var store = new WorkloadStore(config.TrustDomain, config.Network);
         _identities = config.CaAddress is not null
             ? new IstioWorkloadCertificates(config, loggerFactory)

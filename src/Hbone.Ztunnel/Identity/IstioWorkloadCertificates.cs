@@ -12,7 +12,7 @@ namespace Hbone.Ztunnel.Identity;
 /// </summary>
 internal sealed class IstioWorkloadCertificates : IWorkloadCertificates
 {
-    private readonly ControlPlaneChannel _channel;
+    private readonly ControlPlaneChannel? _channel;
     private readonly IstioCertificateManager _manager;
 
     /// <exception cref="Hbone.Istio.IstioException">The CA root certificate cannot be read, or an option is invalid.</exception>
@@ -22,6 +22,9 @@ internal sealed class IstioWorkloadCertificates : IWorkloadCertificates
         var client = new IstioCaClient(_channel, config.SecretTtl, impersonate: true, loggerFactory.CreateLogger<IstioCaClient>());
         _manager = new IstioCertificateManager(client, logger: loggerFactory.CreateLogger<IstioCertificateManager>());
     }
+
+    /// <summary>The certificates <paramref name="manager"/> (owned from now on) fetches, through an issuer the caller chose.</summary>
+    internal IstioWorkloadCertificates(IstioCertificateManager manager) => _manager = manager;
 
     /// <summary>Raised when the roots from the CA change.</summary>
     public event EventHandler? Changed
@@ -47,6 +50,6 @@ internal sealed class IstioWorkloadCertificates : IWorkloadCertificates
     public async ValueTask DisposeAsync()
     {
         await _manager.DisposeAsync().ConfigureAwait(false);
-        _channel.Dispose();
+        _channel?.Dispose();
     }
 }

@@ -29,9 +29,15 @@ public sealed class ControlPlaneTests
         var xds = dumpB.GetProperty("xds");
         Assert.Equal(("Connected", true, 0L), (xds.GetProperty("state").GetString(), xds.GetProperty("ready").GetBoolean(), xds.GetProperty("nacks").GetInt64()));
         Assert.True(xds.GetProperty("acks").GetInt64() >= 2);
+        var certificates = await LocalCertificatesAsync(lab, mesh);
+        Assert.All(certificates.Values, c => Assert.Equal("Available", c.State));
+        var issued = controlPlane.Lines.Count(IsIssued);
+        Assert.Equal(certificates.Count, issued);
 
+        // The pods' certificates were prefetched: the first tunnel sends no CSR.
         using var tunnel = await PodSockets.ConnectAsync(lab.Client.NetnsPath, lab.EchoVip, Deadline);
         Assert.Equal("before"u8.ToArray(), await Lifecycle.EchoAsync(tunnel, "before"u8.ToArray(), Deadline));
+        Assert.Equal(issued, controlPlane.Lines.Count(IsIssued));
 
         // istiod goes away: the open tunnel, a new connection and the config all stay.
         Assert.Equal(0, await controlPlane.StopAsync(Deadline));
@@ -43,6 +49,8 @@ public sealed class ControlPlaneTests
         }
 
         Assert.Equal(4, (await DumpAsync(mesh["node-a"].Ztunnel)).GetProperty("workloads").GetArrayLength());
+        // Still the certificates issued before the outage (same serials), still available.
+        Assert.Equal(certificates, await LocalCertificatesAsync(lab, mesh));
 
         // It returns with a changed mesh: both ztunnels reconnect and converge on it.
         await File.WriteAllTextAsync(start.ConfigPath, LifecycleConfig.WithWorkload(await File.ReadAllTextAsync(start.ConfigPath), LateUid, "late", IPAddress.Parse("10.244.1.99"), "node-a", "late"));
@@ -142,6 +150,28 @@ public sealed class ControlPlaneTests
         return (nodes.ToDictionary(n => n.Name, n => new MeshNode(n, agents[n.Name], ztunnels[n.Name])), controlPlane, new ControlPlaneStart(config, ca, tokens));
     }
 
-    private static async Task<JsonElement> DumpAsync(ZtunnelProcess ztunnel) =>
+    /// <summary>The <c>/config_dump</c> of <paramref name="ztunnel"/>.</summary>
+    internal static async Task<JsonElement> DumpAsync(ZtunnelProcess ztunnel) =>
         JsonDocument.Parse(await ztunnel.GetAsync("/config_dump")).RootElement.Clone();
+
+    /// <summary>The state and leaf serial of each in-mesh pod's certificate, as its node's ztunnel holds it; a ztunnel holding any other identity fails.</summary>
+    private static async Task<Dictionary<string, (string State, string Serial)>> LocalCertificatesAsync(MeshLab lab, IReadOnlyDictionary<string, MeshNode> mesh)
+    {
+        var result = new Dictionary<string, (string State, string Serial)>();
+        foreach (var (name, node) in mesh)
+        {
+            var held = (await DumpAsync(node.Ztunnel)).GetProperty("certificates").EnumerateArray().ToList();
+            var local = lab.Pods.Where(p => p.InMesh && p.Node.Name == name).Select(p => p.SpiffeId).Order(StringComparer.Ordinal);
+            Assert.Equal(local, held.Select(c => c.GetProperty("identity").GetString()!));
+            foreach (var certificate in held)
+            {
+                var leaf = certificate.GetProperty("certChain")[0];
+                result[$"{name} {certificate.GetProperty("identity").GetString()}"] = (certificate.GetProperty("state").GetString()!, leaf.GetProperty("serialNumber").GetString()!);
+            }
+        }
+
+        return result;
+    }
+
+    private static bool IsIssued(string controlPlaneLine) => controlPlaneLine.Contains("ca: issued identity=", StringComparison.Ordinal);
 }
