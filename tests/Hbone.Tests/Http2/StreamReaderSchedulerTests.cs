@@ -34,19 +34,20 @@ public sealed class StreamReaderSchedulerTests
     public async Task A_bulk_or_failed_read_hands_the_held_wake_ups_to_the_thread_pool(long bytesRead)
     {
         var scheduler = new StreamReaderScheduler(preferInline: true);
-        var ran = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var release = new ManualResetEventSlim();
 
         scheduler.BeginRead();
         scheduler.Schedule(_ =>
         {
-            release.Wait(Deadline); // would deadlock the test if it ran inline on this thread
-            ran.TrySetResult(Environment.CurrentManagedThreadId);
+            release.Wait(Deadline); // run inline, it would hold EndRead until the deadline and complete first
+            ran.TrySetResult();
         }, null);
         scheduler.EndRead(bytesRead);
-        release.Set();
 
-        Assert.NotEqual(Environment.CurrentManagedThreadId, await ran.Task.WaitAsync(Deadline));
+        Assert.False(ran.Task.IsCompleted);
+        release.Set();
+        await ran.Task.WaitAsync(Deadline);
     }
 
     [Fact]
@@ -71,12 +72,19 @@ public sealed class StreamReaderSchedulerTests
     public async Task Without_inline_scheduling_every_wake_up_goes_to_the_thread_pool_at_once()
     {
         var scheduler = new StreamReaderScheduler(preferInline: false);
-        var ran = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
 
         scheduler.BeginRead();
-        scheduler.Schedule(_ => ran.TrySetResult(Environment.CurrentManagedThreadId), null);
+        scheduler.Schedule(_ =>
+        {
+            release.Wait(Deadline);
+            ran.TrySetResult();
+        }, null);
+        Assert.False(ran.Task.IsCompleted); // queued, not run here
 
-        Assert.NotEqual(Environment.CurrentManagedThreadId, await ran.Task.WaitAsync(Deadline));
+        release.Set();
+        await ran.Task.WaitAsync(Deadline); // and it runs before the read ends
         scheduler.EndRead(100);
     }
 }

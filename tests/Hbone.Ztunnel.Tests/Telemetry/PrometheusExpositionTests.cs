@@ -198,14 +198,22 @@ public class PrometheusExpositionTests
             metrics.ConnectionClosed(labels, 1, 1);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1_000; i++)
+        // Steady state: the best of three rounds. A one-off in a single round (seen once in CI: 2,232 B in 1,000
+        // iterations, likely tiering swapping in recompiled code) is not a per-recording allocation.
+        var rounds = new long[3];
+        for (int round = 0; round < rounds.Length; round++)
         {
-            metrics.ConnectionOpened(labels);
-            metrics.ConnectionClosed(labels, 1, 1);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1_000; i++)
+            {
+                metrics.ConnectionOpened(labels);
+                metrics.ConnectionClosed(labels, 1, 1);
+            }
+
+            rounds[round] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, rounds.Min());
     }
 
     [Fact]
