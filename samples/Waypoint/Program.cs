@@ -1,5 +1,6 @@
 using System.Net;
 using Hbone.Identity;
+using Hbone.Istio;
 using Hbone.Kestrel;
 using Waypoint;
 using Waypoint.Mesh;
@@ -54,7 +55,16 @@ else
 {
     // Waits for istiod (the CA and xDS keep retrying, and log why); Ctrl+C ends the wait.
     Console.WriteLine($"waypoint: joining the mesh at {meshOptions.Xds.Address} as {meshOptions.Identity}");
-    mesh = await WaypointMesh.JoinAsync(meshOptions, loggers, CancellationToken.None);
+    try
+    {
+        mesh = await WaypointMesh.JoinAsync(meshOptions, loggers, CancellationToken.None);
+    }
+    catch (IstioException ex)
+    {
+        Console.Error.WriteLine($"waypoint: error: {ex.Message}");
+        return 1;
+    }
+
     // No allow list: any peer whose certificate chains to the mesh root may pass (istiod's policies are not applied here).
     (identity, trust, services, allow) = (mesh.Identity, mesh.Certificates, mesh.Services, []);
 }

@@ -106,5 +106,5 @@ public sealed record WaypointEndpoint
     internal HboneAuthority Authority => HboneAuthority.FromEndPoint(AddressEndPoint);
 }
 
-/// <summary>The config file cannot be used; the message is one line naming the file and the problem.</summary>
+/// <summary>The config file (or, joining a mesh, the environment) cannot be used; the message is one line naming the file or variable and the problem.</summary>
 public sealed class WaypointConfigException(string message, Exception? inner = null) : Exception(message, inner);

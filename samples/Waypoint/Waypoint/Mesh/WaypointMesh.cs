@@ -20,7 +20,16 @@ public sealed class WaypointMesh : IAsyncDisposable
     private WaypointMesh(WaypointMeshOptions options, ILoggerFactory loggers)
     {
         _xdsChannel = new ControlPlaneChannel(options.Xds);
-        _caChannel = new ControlPlaneChannel(options.Ca);
+        try
+        {
+            _caChannel = new ControlPlaneChannel(options.Ca);
+        }
+        catch
+        {
+            _xdsChannel.Dispose();
+            throw;
+        }
+
         Certificates = new IstioCertificateManager(new IstioCaClient(_caChannel, logger: loggers.CreateLogger<IstioCaClient>()), logger: loggers.CreateLogger<IstioCertificateManager>());
         Identity = Certificates.For(options.Identity);
         State = new IstioMeshState();
@@ -42,6 +51,7 @@ public sealed class WaypointMesh : IAsyncDisposable
 
     /// <summary>Asks the CA for the waypoint's certificate and subscribes to xDS; completes when both have answered once.</summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first (both keep retrying until then).</exception>
+    /// <exception cref="Hbone.Istio.IstioException">A root certificate (<c>XDS_ROOT_CA</c>/<c>CA_ROOT_CA</c>) cannot be read.</exception>
     public static async Task<WaypointMesh> JoinAsync(WaypointMeshOptions options, ILoggerFactory? loggers, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -50,7 +50,7 @@ public sealed class WaypointMeshOptions
         string? tokenPath = token is not null
             ? (token.Contains('/', StringComparison.Ordinal) ? token : null)
             : (File.Exists(IstioConnectionOptions.DefaultTokenPath) ? IstioConnectionOptions.DefaultTokenPath : null);
-        IstioConnectionOptions Connection(Uri address, string prefix) => Checked(prefix, new IstioConnectionOptions
+        IstioConnectionOptions Connection(Uri address, string prefix) => WithHeadersValidated(prefix, new IstioConnectionOptions
         {
             Address = address,
             RootCertificate = Get(prefix + "_ROOT_CA") ?? IstioConnectionOptions.DefaultRootCertificatePath,
@@ -83,7 +83,7 @@ public sealed class WaypointMeshOptions
             : throw new WaypointConfigException($"{name}: '{text}' is not an https:// URL (e.g. https://istiod.istio-system.svc:15012)");
     }
 
-    private static IstioConnectionOptions Checked(string prefix, IstioConnectionOptions options, IDictionary env)
+    private static IstioConnectionOptions WithHeadersValidated(string prefix, IstioConnectionOptions options, IDictionary env)
     {
         string headerPrefix = prefix + "_HEADER_";
         foreach (DictionaryEntry entry in env)
