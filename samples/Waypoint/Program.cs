@@ -1,22 +1,19 @@
 using System.Net;
-using Hbone.Client;
 using Hbone.Identity;
+using Hbone.Istio;
 using Hbone.Kestrel;
 using Waypoint;
+using Waypoint.Mesh;
 
 // An L4 waypoint and east-west gateway on the Hbone packages only.
 // Usage: Waypoint CONFIG.json CERTS_DIR NAME [listen IP:PORT (default 0.0.0.0:15008)]
 //   CERTS_DIR holds ca.pem and NAME.pem / NAME.key (as `hbone certs --identity NS/NAME` writes them): the waypoint's SVID.
-if (args.Length is < 3 or > 4)
-{
-    Console.Error.WriteLine("usage: Waypoint CONFIG.json CERTS_DIR NAME [IP:PORT]");
-    return 2;
-}
-
-WaypointConfig config;
+// Joined to a mesh (XDS_ADDRESS set; see README): Waypoint [listen IP:PORT]
+//   identity, trust and services come from istiod.
+WaypointMeshOptions? meshOptions;
 try
 {
-    config = WaypointConfig.Load(args[0]);
+    meshOptions = WaypointMeshOptions.FromEnvironment(Environment.GetEnvironmentVariables());
 }
 catch (WaypointConfigException ex)
 {
@@ -24,21 +21,63 @@ catch (WaypointConfigException ex)
     return 1;
 }
 
-var listen = IPEndPoint.Parse(args.Length > 3 ? args[3] : "0.0.0.0:15008");
-var identity = new PemFileCertificateSource(Path.Combine(args[1], $"{args[2]}.pem"), Path.Combine(args[1], $"{args[2]}.key"), Path.Combine(args[1], "ca.pem"));
-
-var builder = WebApplication.CreateSlimBuilder();
-builder.Services.AddSingleton<ISvidSource>(identity);
-builder.Services.AddSingleton(new WaypointRouter(config));
-builder.Services.AddSingleton(_ => new HboneClient(new HboneClientOptions { Certificate = identity }));
-builder.Services.AddHboneServer(o =>
+int fileArgs = meshOptions is null ? 3 : 0;
+if (args.Length < fileArgs || args.Length > fileArgs + 1)
 {
-    o.Certificate = identity;
-    o.OnTunnelCompleted = entry => Console.WriteLine(entry);
-}).AddHandler<WaypointHandler>();
-builder.WebHost.ConfigureKestrel(k => k.ListenHbone(listen));
+    Console.Error.WriteLine(meshOptions is null ? "usage: Waypoint CONFIG.json CERTS_DIR NAME [IP:PORT]" : "usage (XDS_ADDRESS set): Waypoint [IP:PORT]");
+    return 2;
+}
 
-var app = builder.Build();
-Console.WriteLine($"waypoint: {identity.GetSvid().Id} on {listen}, {config.Services.Count} service(s)");
-await app.RunAsync();
+var listen = IPEndPoint.Parse(args.Length > fileArgs ? args[fileArgs] : "0.0.0.0:15008");
+using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
+WaypointMesh? mesh = null;
+ISvidSource identity;
+ITrustBundleSource trust;
+IWaypointServiceSource services;
+IReadOnlyList<string> allow;
+if (meshOptions is null)
+{
+    WaypointConfig config;
+    try
+    {
+        config = WaypointConfig.Load(args[0]);
+    }
+    catch (WaypointConfigException ex)
+    {
+        Console.Error.WriteLine($"waypoint: error: {ex.Message}");
+        return 1;
+    }
+
+    var files = new PemFileCertificateSource(Path.Combine(args[1], $"{args[2]}.pem"), Path.Combine(args[1], $"{args[2]}.key"), Path.Combine(args[1], "ca.pem"));
+    (identity, trust, services, allow) = (files, files, config, config.Allow);
+}
+else
+{
+    // Waits for istiod (the CA and xDS keep retrying, and log why); Ctrl+C ends the wait.
+    Console.WriteLine($"waypoint: joining the mesh at {meshOptions.Xds.Address} as {meshOptions.Identity}");
+    try
+    {
+        mesh = await WaypointMesh.JoinAsync(meshOptions, loggers, CancellationToken.None);
+    }
+    catch (IstioException ex)
+    {
+        Console.Error.WriteLine($"waypoint: error: {ex.Message}");
+        return 1;
+    }
+
+    // No allow list: any peer whose certificate chains to the mesh root may pass (istiod's policies are not applied here).
+    (identity, trust, services, allow) = (mesh.Identity, mesh.Certificates, mesh.Services, []);
+}
+
+await using (mesh)
+{
+    var builder = WebApplication.CreateSlimBuilder();
+    builder.Services.AddWaypoint(identity, trust, new WaypointRouter(services, allow), entry => Console.WriteLine(entry));
+    builder.WebHost.ConfigureKestrel(k => k.ListenHbone(listen));
+
+    var app = builder.Build();
+    Console.WriteLine($"waypoint: {identity.GetSvid().Id} on {listen}, {services.Services.Count} service(s)");
+    await app.RunAsync();
+}
+
 return 0;

@@ -8,9 +8,9 @@ namespace Waypoint;
 
 /// <summary>
 /// What the waypoint serves: who may send through it (by SPIFFE identity) and, per service, its VIP, hostname and pods.
-/// In a cluster istiod tells a waypoint this over xDS; the sample reads it from a JSON file.
+/// The file-config mode reads it from a JSON file; joined to a mesh, the services come from istiod instead.
 /// </summary>
-public sealed record WaypointConfig
+public sealed record WaypointConfig : IWaypointServiceSource
 {
     /// <summary>The client identities allowed through (an L4 ALLOW policy on the peer's SPIFFE ID); empty allows any peer.</summary>
     public IReadOnlyList<string> Allow { get; init; } = [];
@@ -106,5 +106,5 @@ public sealed record WaypointEndpoint
     internal HboneAuthority Authority => HboneAuthority.FromEndPoint(AddressEndPoint);
 }
 
-/// <summary>The config file cannot be used; the message is one line naming the file and the problem.</summary>
+/// <summary>The config file (or, joining a mesh, the environment) cannot be used; the message is one line naming the file or variable and the problem.</summary>
 public sealed class WaypointConfigException(string message, Exception? inner = null) : Exception(message, inner);

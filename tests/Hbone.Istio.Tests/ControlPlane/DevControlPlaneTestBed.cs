@@ -32,6 +32,9 @@ internal sealed class DevControlPlaneTestBed : IAsyncDisposable
 
     public string ConfigPath => Path.Combine(_dir, "mesh.yaml");
 
+    /// <summary>The mesh root (PEM), as a ztunnel's XDS_ROOT_CA/CA_ROOT_CA names it.</summary>
+    public string RootCertificatePath => Path.Combine(_dir, "ca.pem");
+
     public static async Task<DevControlPlaneTestBed> StartAsync(string yaml, IReadOnlyDictionary<string, string>? nodeByToken = null)
     {
         string dir = Directory.CreateTempSubdirectory("hbone-devcp-").FullName;
