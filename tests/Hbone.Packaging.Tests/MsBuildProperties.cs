@@ -15,8 +15,6 @@ internal static class MsBuildProperties
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = PackedPackage.RepositoryRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
         };
         start.ArgumentList.Add("msbuild");
         start.ArgumentList.Add(project);
@@ -27,22 +25,8 @@ internal static class MsBuildProperties
 
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start dotnet");
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(Deadline);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet msbuild {project} -getProperty did not finish within {Deadline.TotalSeconds} s");
-        }
-
-        string output = await stdout;
-        Assert.True(process.ExitCode == 0, $"dotnet msbuild {project} -getProperty exited with {process.ExitCode}: {output}{await stderr}");
+        var (exitCode, output, errors) = await ToolProcess.RunAsync(start, Deadline, $"dotnet msbuild {project} -getProperty");
+        Assert.True(exitCode == 0, $"dotnet msbuild {project} -getProperty exited with {exitCode}: {output}{errors}");
         using JsonDocument json = JsonDocument.Parse(output);
         return json.RootElement.GetProperty("Properties").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "");
     }

@@ -17,8 +17,6 @@ internal static class NodeValidator
         var start = new ProcessStartInfo("node")
         {
             WorkingDirectory = PackedPackage.RepositoryRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
         };
         start.ArgumentList.Add(Path.Combine(validateDir, "validate.mjs"));
         foreach (string file in files)
@@ -26,20 +24,7 @@ internal static class NodeValidator
             start.ArgumentList.Add(file);
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start node");
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(Deadline);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"node validate.mjs did not finish within {Deadline.TotalSeconds} s");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
+        var (exitCode, stdout, stderr) = await ToolProcess.RunAsync(start, Deadline, "node validate.mjs");
+        return (exitCode, stdout + stderr);
     }
 }
