@@ -10,6 +10,8 @@ internal static class HeapTypes
         using var target = DataTarget.AttachToProcess(pid, suspend: true);
         using var runtime = target.ClrVersions[0].CreateRuntime();
         var byType = new Dictionary<string, (long Count, long Bytes)>();
+        var byteArrays = new Dictionary<ulong, long>();
+        var strings = new Dictionary<string, long>();
         foreach (var obj in runtime.Heap.EnumerateObjects())
         {
             if (!obj.IsValid || obj.Type?.Name is not { } name || name == "Free")
@@ -19,12 +21,37 @@ internal static class HeapTypes
 
             byType.TryGetValue(name, out var total);
             byType[name] = (total.Count + 1, total.Bytes + (long)obj.Size);
+            if (name == "System.Byte[]")
+            {
+                // Buffers are the largest item: which sizes, to tell per-connection buffers from per-tunnel ones.
+                byteArrays[obj.Size] = byteArrays.GetValueOrDefault(obj.Size) + 1;
+            }
+            else if (name == "System.String" && obj.AsString(64) is { } text)
+            {
+                // Strings kept per tunnel show up as many copies of a few shapes: group by the first 6 characters and length.
+                var shape = $"{(text.Length > 6 ? text[..6] : text)}… ({text.Length} chars)";
+                strings[shape] = strings.GetValueOrDefault(shape) + (long)obj.Size;
+            }
         }
 
         Console.WriteLine($"{"bytes",12} {"objects",8}  type");
         foreach (var (name, total) in byType.OrderByDescending(kv => kv.Value.Bytes).Take(top))
         {
             Console.WriteLine($"{total.Bytes,12} {total.Count,8}  {name}");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"bytes",12} {"arrays",8}  System.Byte[] by object size, largest totals first");
+        foreach (var (size, count) in byteArrays.OrderByDescending(kv => (long)kv.Key * kv.Value).Take(10))
+        {
+            Console.WriteLine($"{(long)size * count,12} {count,8}  {size} B each");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"bytes",12}  System.String by its first 6 characters and length, largest totals first");
+        foreach (var (shape, bytes) in strings.OrderByDescending(kv => kv.Value).Take(12))
+        {
+            Console.WriteLine($"{bytes,12}  {shape.ReplaceLineEndings(" ")}");
         }
     }
 }

@@ -12,6 +12,8 @@ const string Usage = """
                connect, 1 byte there and back, close; repeated by CONCURRENCY workers for SECONDS
       streamrate --via IP:PORT --target IP:PORT --cert PEM --key PEM --ca PEM [--seconds 5] [--workers 16]
                Hbone client in process: CONNECT on one warm pooled connection, 1 byte there and back, close
+      hbone-echo --listen IP:PORT --cert PEM --key PEM --ca PEM
+               HBONE server (Hbone.Kestrel) echoing each tunnel in process, no upstream dial; prints 'listening on IP:PORT'
       idle     --target IP:PORT --pids [NAME=]PID[,...] [--count 10000] [--batch 200] [--timeout 120] [--settle 1]
                VmRSS of the pids before and after COUNT open connections (each echoed one byte)
       soak     --target IP:PORT [--seconds 60] [--workers 32] [--seed 1] [--every 1]
@@ -46,6 +48,7 @@ try
         "latency" => await LatencyTest.RunAsync(options, stop.Token),
         "connrate" => await ConnRateTest.RunAsync(options, stop.Token),
         "streamrate" => await StreamRateTest.RunAsync(options, stop.Token),
+        "hbone-echo" => await HboneEchoServer.RunAsync(options, stop.Token),
         "idle" => await IdleTest.RunAsync(options, stop.Token),
         "soak" => await SoakTest.RunAsync(options, stop.Token),
         _ => throw new UsageException($"unknown subcommand '{args[0]}'"),

@@ -18,9 +18,16 @@ internal static class StreamRateTest
         var target = options.EndPoint("target");
         var duration = TimeSpan.FromSeconds(options.Seconds("seconds", 5, 600));
         var workers = options.Int("workers", 16, 1, 1024);
+        // The client as the ztunnel and hbone forward run it: socket completions inline, before the first socket.
+        Hbone.Hosting.SocketCompletions.PreferInline();
 
         using var source = new PemFileCertificateSource(options.Required("cert"), options.Required("key"), options.Required("ca"));
-        await using var client = new HboneClient(new HboneClientOptions { Certificate = source, TrustBundle = source });
+        await using var client = new HboneClient(new HboneClientOptions
+        {
+            Certificate = source,
+            TrustBundle = source,
+            UnsafePreferInlineScheduling = Hbone.Hosting.SocketCompletions.IsInline,
+        });
         var request = new HboneRequest { Destination = via, Authority = HboneAuthority.Parse(target.ToString()) };
 
         // Warm-up: the connection is dialled (TCP + mTLS + SETTINGS) before the clock starts.

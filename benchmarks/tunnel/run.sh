@@ -39,7 +39,7 @@ if ((quick)); then
 else
     runs=3 iperf_seconds=5 conn_seconds=5 idle_count=10000 latency_count=10000 latency_warmup=1000
 fi
-conn_concurrency=4 stream_workers=16
+conn_concurrency=4 stream_workers=16 engine_workers=64
 load_connections=10 load_rate=1000 load_size=1024
 if ((quick)); then load_warmup=1 load_seconds=5; else load_warmup=5 load_seconds=30; fi
 lab=ztbench
@@ -349,6 +349,17 @@ measure_row() {
             echo "streamrate=$(json "$work/$row-streamrate.json" 'd["tunnels_per_s"]')"
             echo "streamerrors=$(json "$work/$row-streamrate.json" 'd["errors"]')"
         } >>"$out"
+        # The same client against the engine alone: an HBONE server that echoes in process, no TCP dial per tunnel.
+        start hbone-echo "${bench[@]}" hbone-echo --listen 127.0.0.1:0 --cert "$certs/server.pem" --key "$certs/server.key" --ca "$certs/ca.pem"
+        local engine_pid=$LAST_PID engine_via workers
+        engine_via=$(wait_line hbone-echo 'listening on [0-9.]+:[0-9]+' "$engine_pid" | grep -oE '[0-9.]+:[0-9]+$')
+        for workers in "$stream_workers" "$engine_workers"; do
+            log "$row: new tunnels per second on a warm connection, engine only (W=$workers, $conn_seconds s)"
+            "${bench[@]}" streamrate --via "$engine_via" --target 127.0.0.1:9 --cert "$certs/client.pem" --key "$certs/client.key" \
+                --ca "$certs/ca.pem" --seconds "$conn_seconds" --workers "$workers" >"$work/$row-enginerate-$workers.json"
+            echo "enginerate_$workers=$(json "$work/$row-enginerate-$workers.json" 'd["tunnels_per_s"]')" >>"$out"
+        done
+        stop_pids "$engine_pid"
     fi
     if [[ -n $TUNNEL_PIDS ]]; then
         log "$row: memory per idle tunnel ($idle_count connections)"
@@ -396,7 +407,7 @@ ratio() { python3 -c 'import sys; b = float(sys.argv[2]); print("%.2f×" % (floa
     echo "- Throughput and latency: median of $runs run(s); throughput is iperf3's receiver side, single stream, -t $iperf_seconds;" \
         "latency is $latency_count round trips of 1,024 bytes on one warm connection after $latency_warmup warm-up."
     echo "- New tunnels/s: connect, 1 byte there and back, close; $conn_concurrency workers, $conn_seconds s, one run."
-    echo "- New tunnels/s (warm connection): hbone only; Hbone.TunnelBench streamrate (the Hbone client in process, CONNECT streams on one pooled HTTP/2 connection straight to hbone serve, no forward), 1 byte there and back, half-close, wait for the end; $stream_workers workers, $conn_seconds s, one run."
+    echo "- New tunnels/s (warm connection): hbone only; Hbone.TunnelBench streamrate (the Hbone client in process, CONNECT streams on one pooled HTTP/2 connection straight to hbone serve, no forward; socket completions inline as in hbone forward), 1 byte there and back, half-close, wait for the end; $stream_workers workers, $conn_seconds s, one run. Engine only: the same client against Hbone.TunnelBench hbone-echo (Hbone.Kestrel echoing each tunnel in process), $stream_workers and $engine_workers workers."
     echo "- Idle memory: VmRSS growth of the tunnel's processes over $idle_count open connections (each echoed 1 byte), per connection$( ((idle_count < idle_requested)) && echo " ($idle_count, not $idle_requested: ulimit -n is $(ulimit -n) here and cannot be raised; stunnel admits 125/256 of it as clients)")."
     echo "- Ratios are against the direct row of this same run; for the ztunnel row, against lab-direct (client pod -> echo pod, plain routed TCP across the two lab nodes, before enrollment)."
     echo "- ztunnel: client pod -> VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT -> node-a ztunnel (15001) -> HBONE -> node-b ztunnel (15008) -> echo pod:$LAB_ECHO_TARGET_PORT; iperf3, the echo server and the clients run in the pods' namespaces; no idle-memory test for the lab rows."
@@ -440,6 +451,14 @@ ratio() { python3 -c 'import sys; b = float(sys.argv[2]); print("%.2f×" % (floa
     fi
     if [[ -n ${row_gbits[stunnel]:-} && -n ${row_gbits[ztunnel]:-} ]]; then
         echo "- ztunnel / stunnel throughput: $(ratio "${row_gbits[ztunnel]}" "${row_gbits[stunnel]}")"
+    fi
+    if [[ -s $work/hbone.result ]]; then
+        unset streamrate "enginerate_$stream_workers" "enginerate_$engine_workers"
+        # shellcheck disable=SC1090
+        . "$work/hbone.result"
+        engine_low=enginerate_$stream_workers engine_high=enginerate_$engine_workers
+        echo "- new tunnels/s on a warm connection (target 20,000): through hbone serve (a TCP dial to the echo server per tunnel) $(fmt 0 "${streamrate:-0}");" \
+            "engine only (Hbone.TunnelBench hbone-echo, the tunnel echoed in process) $(fmt 0 "${!engine_low:-0}") with $stream_workers concurrent streams, $(fmt 0 "${!engine_high:-0}") with $engine_workers"
     fi
     echo
     echo "Every run (Gbit/s; p50/p99 µs), and threads before->after the idle test:"

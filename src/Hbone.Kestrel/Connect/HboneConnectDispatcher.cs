@@ -34,12 +34,97 @@ internal sealed partial class HboneConnectDispatcher
     // Resolved on first use: the handler may be registered after the listener was configured.
     private IHboneConnectHandler Handler => _handler ??= _services.GetRequiredService<IHboneConnectHandler>();
 
+    // One state machine per tunnel, not two: it stays alive as long as the tunnel, so its size counts per idle tunnel.
     public async Task ProcessAsync(Http2ServerStream stream)
     {
         var connection = stream.Connection;
         try
         {
-            await ProcessCoreAsync(stream).ConfigureAwait(false);
+            var started = stream.Started;
+            var rawAuthority = stream.Authority;
+            var identity = connection.PeerIdentity;
+
+            if (identity?.PeerIdentity is null)
+            {
+                // Only reachable when the TLS handshake did not run ours: fail closed.
+                await RefuseAsync(stream, 401, "no validated peer identity", started).ConfigureAwait(false);
+                return;
+            }
+
+            if (stream.Method != "CONNECT")
+            {
+                await RefuseAsync(stream, 400, "method is not CONNECT", started).ConfigureAwait(false);
+                return;
+            }
+
+            if (rawAuthority is null)
+            {
+                await RefuseAsync(stream, 400, "missing :authority", started).ConfigureAwait(false);
+                return;
+            }
+
+            if (!HboneAuthority.TryParse(rawAuthority, out var authority, out var authorityError))
+            {
+                await RefuseAsync(stream, 400, $"invalid :authority ({authorityError})", started).ConfigureAwait(false);
+                return;
+            }
+
+            var context = new HboneConnectContext(stream, identity, authority);
+            TunnelOutcome outcome;
+            string? error = null;
+            try
+            {
+                await Handler.HandleAsync(context).ConfigureAwait(false);
+                if (context.StatusCode == 0)
+                {
+                    await context.RejectAsync(503, "the handler did not answer").ConfigureAwait(false);
+                }
+
+                outcome = context.StatusCode == 200 ? context.Outcome : TunnelOutcome.Refused;
+                error = context.RejectReason ?? context.OutcomeError;
+            }
+            catch (HboneException ex) when (context.StatusCode == 0)
+            {
+                await context.RejectAsync(ex.Reason, ex.Message).ConfigureAwait(false);
+                outcome = TunnelOutcome.Refused;
+                error = ex.Message;
+            }
+            catch (Exception ex) when (context.StatusCode == 0 && ex is not OperationCanceledException)
+            {
+                Log.HandlerFailed(_logger, authority.ToString(), ex);
+                await context.RejectAsync(503, ex.GetType().Name).ConfigureAwait(false);
+                outcome = TunnelOutcome.Refused;
+                error = ex.GetType().Name;
+            }
+            catch (Exception ex) when (context.StatusCode == 200)
+            {
+                // A tunnel that fails after its 200 can only be reset.
+                Log.HandlerFailed(_logger, authority.ToString(), ex);
+                stream.Reset(Http2ErrorCode.InternalError);
+                outcome = TunnelOutcome.Aborted;
+                error = ex.GetType().Name;
+            }
+            catch (OperationCanceledException) when (context.StatusCode == 0)
+            {
+                // Cancelled before an answer (peer reset, rapid reset, shutdown): nothing to answer any more.
+                stream.Reset(Http2ErrorCode.Cancel);
+                outcome = TunnelOutcome.Aborted;
+                error = "cancelled";
+            }
+
+            if (context.StatusCode == 200)
+            {
+                await FinishTunnelAsync(stream).ConfigureAwait(false);
+            }
+            else
+            {
+                await AnswerAsync(stream, context.StatusCode).ConfigureAwait(false);
+            }
+
+            var tunnel = context.Tunnel;
+            Complete(new HboneTunnelLog(
+                context.PeerIdentity, rawAuthority, context.ForwardedFor, context.RemoteEndPoint, context.StatusCode,
+                tunnel?.BytesFromPeer ?? 0, tunnel?.BytesToPeer ?? 0, Stopwatch.GetElapsedTime(started), outcome, error));
         }
         catch (Exception ex)
         {
@@ -51,96 +136,6 @@ internal sealed partial class HboneConnectDispatcher
         {
             connection.OnHandlerCompleted();
         }
-    }
-
-    private async Task ProcessCoreAsync(Http2ServerStream stream)
-    {
-        var started = stream.Started;
-        var connection = stream.Connection;
-        var rawAuthority = stream.Authority;
-        var identity = connection.PeerIdentity;
-
-        if (identity?.PeerIdentity is null)
-        {
-            // Only reachable when the TLS handshake did not run ours: fail closed.
-            await RefuseAsync(stream, 401, "no validated peer identity", started).ConfigureAwait(false);
-            return;
-        }
-
-        if (stream.Method != "CONNECT")
-        {
-            await RefuseAsync(stream, 400, "method is not CONNECT", started).ConfigureAwait(false);
-            return;
-        }
-
-        if (rawAuthority is null)
-        {
-            await RefuseAsync(stream, 400, "missing :authority", started).ConfigureAwait(false);
-            return;
-        }
-
-        if (!HboneAuthority.TryParse(rawAuthority, out var authority, out var authorityError))
-        {
-            await RefuseAsync(stream, 400, $"invalid :authority ({authorityError})", started).ConfigureAwait(false);
-            return;
-        }
-
-        var context = new HboneConnectContext(stream, identity, authority);
-        TunnelOutcome outcome;
-        string? error = null;
-        try
-        {
-            await Handler.HandleAsync(context).ConfigureAwait(false);
-            if (context.StatusCode == 0)
-            {
-                await context.RejectAsync(503, "the handler did not answer").ConfigureAwait(false);
-            }
-
-            outcome = context.StatusCode == 200 ? context.Outcome : TunnelOutcome.Refused;
-            error = context.RejectReason ?? context.OutcomeError;
-        }
-        catch (HboneException ex) when (context.StatusCode == 0)
-        {
-            await context.RejectAsync(ex.Reason, ex.Message).ConfigureAwait(false);
-            outcome = TunnelOutcome.Refused;
-            error = ex.Message;
-        }
-        catch (Exception ex) when (context.StatusCode == 0 && ex is not OperationCanceledException)
-        {
-            Log.HandlerFailed(_logger, authority.ToString(), ex);
-            await context.RejectAsync(503, ex.GetType().Name).ConfigureAwait(false);
-            outcome = TunnelOutcome.Refused;
-            error = ex.GetType().Name;
-        }
-        catch (Exception ex) when (context.StatusCode == 200)
-        {
-            // A tunnel that fails after its 200 can only be reset.
-            Log.HandlerFailed(_logger, authority.ToString(), ex);
-            stream.Reset(Http2ErrorCode.InternalError);
-            outcome = TunnelOutcome.Aborted;
-            error = ex.GetType().Name;
-        }
-        catch (OperationCanceledException) when (context.StatusCode == 0)
-        {
-            // Cancelled before an answer (peer reset, rapid reset, shutdown): nothing to answer any more.
-            stream.Reset(Http2ErrorCode.Cancel);
-            outcome = TunnelOutcome.Aborted;
-            error = "cancelled";
-        }
-
-        if (context.StatusCode == 200)
-        {
-            await FinishTunnelAsync(stream).ConfigureAwait(false);
-        }
-        else
-        {
-            await AnswerAsync(stream, context.StatusCode).ConfigureAwait(false);
-        }
-
-        var tunnel = context.Tunnel;
-        Complete(new HboneTunnelLog(
-            context.PeerIdentity, rawAuthority, context.ForwardedFor, context.RemoteEndPoint, context.StatusCode,
-            tunnel?.BytesFromPeer ?? 0, tunnel?.BytesToPeer ?? 0, Stopwatch.GetElapsedTime(started), outcome, error));
     }
 
     // A handler that returned with its side still open: END_STREAM, as the tunnel is over; unread input is refused.

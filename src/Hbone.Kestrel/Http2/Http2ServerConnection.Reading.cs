@@ -506,7 +506,7 @@ internal sealed partial class Http2ServerConnection
             return false;
         }
 
-        var stream = new Http2ServerStream(this, streamId, _streamInputOptions, _options.InitialStreamWindowSize, _peerInitialWindow)
+        var stream = new Http2ServerStream(this, streamId, _streamReaderScheduler, _options.InitialStreamWindowSize, _peerInitialWindow)
         {
             Method = _headers.Method,
             Authority = _headers.Authority,

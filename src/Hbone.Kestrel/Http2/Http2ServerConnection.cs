@@ -32,7 +32,6 @@ internal sealed partial class Http2ServerConnection
     private readonly Dictionary<int, Http2ServerStream> _streams = [];
     private readonly HpackDecoder _decoder;
     private readonly RequestHeaderValidator _headers = new();
-    private readonly PipeOptions _streamInputOptions;
     private readonly StreamReaderScheduler _streamReaderScheduler;
     private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -70,11 +69,8 @@ internal sealed partial class Http2ServerConnection
         _options = options;
         Dispatcher = dispatcher;
         _logger = logger;
-        // Flow control bounds what a stream's input holds, so it never pauses; segments come from Kestrel's block
-        // pool and go back as the consumer reads, so an idle stream holds no buffer. One options object per connection.
-        var pool = context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
+        // Wakes the streams' readers (Http2StreamInput); with inline scheduling, on the read loop after a small read.
         _streamReaderScheduler = new StreamReaderScheduler(options.UnsafePreferInlineScheduling);
-        _streamInputOptions = new PipeOptions(pool, _streamReaderScheduler, PipeScheduler.Inline, pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 4096, useSynchronizationContext: false);
         _decoder = new HpackDecoder(4096, options.MaxRequestHeadersTotalSize);
         _connectionReceiveWindow = DefaultWindow;
         PeerIdentity = context.Features.Get<IHbonePeerIdentityFeature>();

@@ -12,11 +12,10 @@ namespace Hbone.Kestrel.Http2;
 /// </summary>
 internal sealed class Http2ServerStream : IThreadPoolWorkItem
 {
-    private readonly Pipe _input;
     private readonly CancellationTokenSource _aborted = new();
     private TaskCompletionSource? _windowWaiter;
 
-    public Http2ServerStream(Http2ServerConnection connection, int id, PipeOptions inputOptions, int receiveWindow, int sendWindow)
+    public Http2ServerStream(Http2ServerConnection connection, int id, PipeScheduler inputScheduler, int receiveWindow, int sendWindow)
     {
         Connection = connection;
         Id = id;
@@ -24,8 +23,7 @@ internal sealed class Http2ServerStream : IThreadPoolWorkItem
         SendWindow = sendWindow;
         Started = Stopwatch.GetTimestamp();
 
-        _input = new Pipe(inputOptions);
-        Input = new Http2StreamInput(this, _input.Reader);
+        Input = new Http2StreamInput(this, inputScheduler);
         Output = new Http2StreamOutput(this);
     }
 
@@ -75,16 +73,9 @@ internal sealed class Http2ServerStream : IThreadPoolWorkItem
     /// <summary>Copies DATA payload into the stream's pipe (connection lock held, read loop only).</summary>
     public void WriteInputLocked(in ReadOnlySequence<byte> data)
     {
-        var writer = _input.Writer;
-        foreach (var segment in data)
-        {
-            writer.Write(segment.Span);
-        }
-
+        // Never waits: flow control already bounds what the input holds.
+        Input.Write(data);
         Unconsumed += data.Length;
-
-        // Never pauses (no threshold): completes synchronously and wakes the reader on the thread pool.
-        _ = writer.FlushAsync();
     }
 
     /// <summary>The peer's END_STREAM: the consumer sees the end of input after what is buffered.</summary>
@@ -93,7 +84,7 @@ internal sealed class Http2ServerStream : IThreadPoolWorkItem
         RemoteClosed = true;
         if (!InputDetached)
         {
-            _input.Writer.Complete();
+            Input.CompleteWriting();
         }
     }
 
@@ -127,14 +118,14 @@ internal sealed class Http2ServerStream : IThreadPoolWorkItem
         }
 
         InputDetached = true;
-        if (!RemoteClosed || reason is not null)
-        {
-            _input.Writer.Complete(reason);
-        }
-
         if (reason is not null)
         {
+            // Also after END_STREAM: a reset must not read as a clean end.
             Input.Fail(reason);
+        }
+        else
+        {
+            Input.CompleteWriting();
         }
 
         var dropped = Unconsumed;

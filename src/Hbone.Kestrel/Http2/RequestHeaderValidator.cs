@@ -1,5 +1,6 @@
 using System.Text;
 using Hbone.Http2.Hpack;
+using Hbone.Protocol;
 
 namespace Hbone.Kestrel.Http2;
 
@@ -93,8 +94,18 @@ internal sealed class RequestHeaderValidator : IHpackHeaderHandler
             return;
         }
 
-        (_fields ??= new List<KeyValuePair<string, string>>(4)).Add(new(Encoding.Latin1.GetString(name), Encoding.Latin1.GetString(value)));
+        (_fields ??= new List<KeyValuePair<string, string>>(4)).Add(new(FieldName(name), Encoding.Latin1.GetString(value)));
     }
+
+    // HBONE's own field names come with every CONNECT: the shared constants, not a new string per tunnel.
+    private static string FieldName(ReadOnlySpan<byte> name) => name switch
+    {
+        _ when name.SequenceEqual("forwarded"u8) => HboneHeaders.Forwarded,
+        _ when name.SequenceEqual("traceparent"u8) => HboneHeaders.TraceParent,
+        _ when name.SequenceEqual("baggage"u8) => HboneHeaders.Baggage,
+        _ when name.SequenceEqual("x-forwarded-network"u8) => HboneHeaders.ForwardedNetwork,
+        _ => Encoding.Latin1.GetString(name),
+    };
 
     private void OnPseudo(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {

@@ -14,7 +14,7 @@ namespace Hbone.Client;
 public sealed class HboneStream : Stream
 {
     private readonly Http2ClientStream _stream;
-    private readonly TunnelInputReader _input;
+    private readonly PipeReader _input;
     private readonly HboneClientMetrics? _metrics;
     private readonly IAsyncDisposable? _owned;
     private long _bytesSent;
@@ -27,7 +27,8 @@ public sealed class HboneStream : Stream
         _stream = stream;
         _metrics = metrics;
         _owned = owned;
-        _input = new TunnelInputReader(stream, OnReceived);
+        _input = stream.Input;
+        stream.ConsumedObserver = OnReceived;
         ResponseHeaders = response.Headers;
         TraceParent = traceParent;
     }

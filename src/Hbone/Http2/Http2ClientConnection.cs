@@ -29,7 +29,6 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _writeSignal = new(0);
     private readonly StreamReaderScheduler _streamReaderScheduler;
-    private readonly PipeOptions _streamReceiveOptions;
 
     private WriteBuffer _pending = new();
     private WriteBuffer _sending = new();
@@ -64,16 +63,13 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
         _transport = transport;
         _settings = settings;
         _logger = logger;
-        _input = PipeReader.Create(transport, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
+        // Zero-byte reads first: an idle connection then holds neither this reader's 64 KiB nor the TLS layer's buffer.
+        _input = PipeReader.Create(transport, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true, useZeroByteReads: true));
         _decoder = new HpackDecoder(maxHeaderListSize: settings.MaxHeaderListSize);
         _nextStreamId = settings.FirstStreamId;
         _connectionReceiveAvailable = settings.InitialConnectionWindowSize;
         _idleSinceTimestamp = settings.TimeProvider.GetTimestamp();
         _streamReaderScheduler = new StreamReaderScheduler(settings.PreferInlineScheduling);
-
-        // Never pause the reader loop on one stream: flow control already bounds what a stream may buffer.
-        _streamReceiveOptions = new PipeOptions(readerScheduler: _streamReaderScheduler, pauseWriterThreshold: 0, resumeWriterThreshold: 0,
-            minimumSegmentSize: 16 * 1024, useSynchronizationContext: false);
     }
 
     /// <summary>Completes when the connection is closed, for any reason.</summary>
@@ -256,7 +252,7 @@ internal sealed partial class Http2ClientConnection : IAsyncDisposable
 
             // Past 2^31-1 no id is left: the connection retires and the pool dials a new one (H2-16).
             _nextStreamId = id > int.MaxValue - 2 ? -1 : id + 2;
-            var stream = new Http2ClientStream(this, id, _peerInitialWindow, _settings.InitialStreamWindowSize, _streamReceiveOptions);
+            var stream = new Http2ClientStream(this, id, _peerInitialWindow, _settings.InitialStreamWindowSize, _streamReaderScheduler);
             _streams.Add(id, stream);
             AppendHeadersLocked(id, headerBlock, endStream);
             if (endStream)

@@ -10,17 +10,17 @@ namespace Hbone.Http2;
 internal sealed class Http2ClientStream
 {
     private readonly Http2ClientConnection _connection;
-    private readonly Pipe _receive;
+    private readonly ClientStreamInput _receive;
     private readonly TaskCompletionSource<Http2Response> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _receiveLock = new();
     private Exception? _failure;
     private long _unconsumed;
     private bool _inputCompleted;
 
-    public Http2ClientStream(Http2ClientConnection connection, int id, long sendWindow, long receiveWindow, PipeOptions receiveOptions)
+    public Http2ClientStream(Http2ClientConnection connection, int id, long sendWindow, long receiveWindow, PipeScheduler readerScheduler)
     {
         _connection = connection;
-        _receive = new Pipe(receiveOptions);
+        _receive = new ClientStreamInput(this, readerScheduler);
         Id = id;
         SendWindow = sendWindow;
         ReceiveAvailable = receiveWindow;
@@ -45,7 +45,11 @@ internal sealed class Http2ClientStream
 
     public Task<Http2Response> Response => _response.Task;
 
-    public PipeReader Input => _receive.Reader;
+    /// <summary>Received DATA; what the reader consumes goes back to the peer as window.</summary>
+    public PipeReader Input => _receive;
+
+    /// <summary>Told how many bytes the reader consumed (a tunnel's byte counters), after the window was updated.</summary>
+    internal Action<int>? ConsumedObserver { get; set; }
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         _connection.SendDataAsync(this, data, endStream: false, cancellationToken);
@@ -79,6 +83,7 @@ internal sealed class Http2ClientStream
         }
 
         _connection.OnDataConsumed(this, count);
+        ConsumedObserver?.Invoke(count);
     }
 
     internal void MarkLocalEnded() => LocalEnded = true;
@@ -152,15 +157,9 @@ internal sealed class Http2ClientStream
                 return 0;
             }
 
+            // Never waits: flow control already bounds what the input holds.
             _unconsumed += data.Length;
-            var writer = _receive.Writer;
-            foreach (var segment in data)
-            {
-                writer.Write(segment.Span);
-            }
-
-            // Never waits: the pipe does not pause (see Http2ClientConnection's stream receive options).
-            _ = writer.FlushAsync();
+            _receive.Write(data);
             if (endStream)
             {
                 MarkRemoteEndedLocked();
@@ -211,7 +210,7 @@ internal sealed class Http2ClientStream
     private void MarkRemoteEndedLocked()
     {
         RemoteEnded = true;
-        _receive.Writer.Complete();
+        _receive.CompleteWriting();
     }
 
     private void Fail(Exception reason)
@@ -228,7 +227,7 @@ internal sealed class Http2ClientStream
             _failure = reason;
             if (!RemoteEnded)
             {
-                _receive.Writer.Complete(reason);
+                _receive.Fail(reason);
             }
         }
 

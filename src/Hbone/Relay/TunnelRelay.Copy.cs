@@ -6,80 +6,90 @@ namespace Hbone.Relay;
 /// <summary>The copy loop of one direction, picked by what the source and the sink offer.</summary>
 public sealed partial class TunnelRelay
 {
-    private Task<TunnelOutcome> CopyAsync(RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken cancellationToken)
+    private Task<TunnelOutcome> CopyAsync(RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken sendToken)
     {
         if (source.Reader is { } reader)
         {
-            return CopyFromPipeAsync(reader, source, sink, aToB, cancellationToken);
+            return CopyFromPipeAsync(reader, source, sink, aToB, sendToken);
         }
 
         return sink.Writer is { } writer
-            ? ReceiveIntoPipeAsync(writer, source, sink, aToB, cancellationToken)
-            : ReceiveIntoBufferAsync(source, sink, aToB, cancellationToken);
+            ? ReceiveIntoPipeAsync(writer, source, sink, aToB, sendToken)
+            : ReceiveIntoBufferAsync(source, sink, aToB, sendToken);
     }
 
     /// <summary>Pipe segments go to the sink as they are: a socket sends them in one gather write.</summary>
-    private async Task<TunnelOutcome> CopyFromPipeAsync(PipeReader reader, RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken cancellationToken)
+    private async Task<TunnelOutcome> CopyFromPipeAsync(PipeReader reader, RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken sendToken)
     {
         while (true)
         {
             ReadResult result;
             try
             {
-                result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                result = await reader.ReadAsync().ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                return Outcome(source, ex);
+                return Finish(Outcome(source, ex));
             }
 
             var buffer = result.Buffer;
+            TunnelOutcome? failed = null;
             try
             {
                 if (!buffer.IsEmpty)
                 {
-                    if (!await sink.SendAsync(buffer, cancellationToken).ConfigureAwait(false))
+                    if (await sink.SendAsync(buffer, sendToken).ConfigureAwait(false))
                     {
-                        return sink.ResetOutcome;
+                        Count(aToB, buffer.Length);
                     }
-
-                    Count(aToB, buffer.Length);
+                    else
+                    {
+                        failed = sink.ResetOutcome;
+                    }
                 }
             }
             catch (Exception ex)
             {
-                return Outcome(sink, ex);
+                failed = Outcome(sink, ex);
             }
             finally
             {
                 reader.AdvanceTo(buffer.End);
             }
 
+            // Decided only once the buffer is handed back: the decision tears the endpoints down.
+            if (failed is { } outcome)
+            {
+                return Finish(outcome);
+            }
+
             if (result.IsCompleted)
             {
-                return await EndAsync(sink, cancellationToken).ConfigureAwait(false);
+                return Finish(await EndAsync(sink, sendToken).ConfigureAwait(false));
             }
 
             if (result.IsCanceled)
             {
-                return TunnelOutcome.Aborted;
+                // Woken by the relay's own decision (or an owner's cancel): the decision stands.
+                return Finish(TunnelOutcome.Aborted);
             }
         }
     }
 
     /// <summary>Socket reads land in the sink pipe's own memory: no buffer of the relay's, no copy.</summary>
-    private async Task<TunnelOutcome> ReceiveIntoPipeAsync(PipeWriter writer, RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken cancellationToken)
+    private async Task<TunnelOutcome> ReceiveIntoPipeAsync(PipeWriter writer, RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken sendToken)
     {
         while (true)
         {
             try
             {
                 // Wait for data before taking pipe memory: an idle tunnel then costs no buffer.
-                await source.WaitForDataAsync(cancellationToken).ConfigureAwait(false);
+                await source.WaitForDataAsync(default).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                return Outcome(source, ex);
+                return Finish(Outcome(source, ex));
             }
 
             Memory<byte> memory;
@@ -89,43 +99,43 @@ public sealed partial class TunnelRelay
             }
             catch (Exception ex)
             {
-                return Outcome(sink, ex);
+                return Finish(Outcome(sink, ex));
             }
 
             int read;
             try
             {
-                read = await source.ReceiveAsync(memory, cancellationToken).ConfigureAwait(false);
+                read = await source.ReceiveAsync(memory, default).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                return Outcome(source, ex);
+                return Finish(Outcome(source, ex));
             }
 
             if (read == 0)
             {
-                return await EndAsync(sink, cancellationToken).ConfigureAwait(false);
+                return Finish(await EndAsync(sink, sendToken).ConfigureAwait(false));
             }
 
             try
             {
                 // Counted once committed, before the flush waits for the peer's window.
-                var open = sink.CommitAsync(read, cancellationToken);
+                var open = sink.CommitAsync(read, sendToken);
                 Count(aToB, read);
                 if (!await open.ConfigureAwait(false))
                 {
-                    return sink.ResetOutcome;
+                    return Finish(sink.ResetOutcome);
                 }
             }
             catch (Exception ex)
             {
-                return Outcome(sink, ex);
+                return Finish(Outcome(sink, ex));
             }
         }
     }
 
     /// <summary>Socket to socket (or tunnel stream): one pooled buffer per read, returned before the next wait.</summary>
-    private async Task<TunnelOutcome> ReceiveIntoBufferAsync(RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken cancellationToken)
+    private async Task<TunnelOutcome> ReceiveIntoBufferAsync(RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken sendToken)
     {
         while (true)
         {
@@ -136,32 +146,32 @@ public sealed partial class TunnelRelay
                 try
                 {
                     // Wait for data before renting: an idle connection holds no buffer memory.
-                    await source.WaitForDataAsync(cancellationToken).ConfigureAwait(false);
+                    await source.WaitForDataAsync(default).ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
-                    read = await source.ReceiveAsync(buffer.AsMemory(0, ReadSize), cancellationToken).ConfigureAwait(false);
+                    read = await source.ReceiveAsync(buffer.AsMemory(0, ReadSize), default).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
-                    return Outcome(source, ex);
+                    return Finish(Outcome(source, ex));
                 }
 
                 if (read == 0)
                 {
-                    return await EndAsync(sink, cancellationToken).ConfigureAwait(false);
+                    return Finish(await EndAsync(sink, sendToken).ConfigureAwait(false));
                 }
 
                 try
                 {
-                    if (!await sink.SendAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false))
+                    if (!await sink.SendAsync(buffer.AsMemory(0, read), sendToken).ConfigureAwait(false))
                     {
-                        return sink.ResetOutcome;
+                        return Finish(sink.ResetOutcome);
                     }
 
                     Count(aToB, read);
                 }
                 catch (Exception ex)
                 {
-                    return Outcome(sink, ex);
+                    return Finish(Outcome(sink, ex));
                 }
             }
             finally
@@ -175,11 +185,11 @@ public sealed partial class TunnelRelay
     }
 
     /// <summary>The source half-closed: pass it on as the sink's half-close; the other direction keeps flowing.</summary>
-    private async Task<TunnelOutcome> EndAsync(RelayEndpoint sink, CancellationToken cancellationToken)
+    private async Task<TunnelOutcome> EndAsync(RelayEndpoint sink, CancellationToken sendToken)
     {
         try
         {
-            await sink.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
+            await sink.CompleteWritesAsync(sendToken).ConfigureAwait(false);
             return TunnelOutcome.Completed;
         }
         catch (Exception ex)

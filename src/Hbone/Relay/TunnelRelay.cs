@@ -14,11 +14,18 @@ public sealed partial class TunnelRelay
     // record-aligned DATA payloads: a full read leaves as exactly 64 KiB of frames, no short frame behind.
     private const int ReadSize = 4 * Http2.FrameHeader.RecordAlignedDataPayload;
 
+    // _decision: Running, EndedCleanly, or 1 + the failure outcome that decided for both directions.
+    private const int Running = 0;
+    private const int EndedCleanly = -1;
+
     private readonly RelayEndpoint _a;
     private readonly RelayEndpoint _b;
     private long _bytesAToB;
     private long _bytesBToA;
     private int _started;
+    private int _decision;
+    private int _cleanEnds;
+    private CancellationTokenSource? _sends;
 
     /// <summary>Creates a relay between <paramref name="a"/> and <paramref name="b"/>; nothing moves until <see cref="RunAsync"/>.</summary>
     public TunnelRelay(RelayEndpoint a, RelayEndpoint b)
@@ -48,28 +55,32 @@ public sealed partial class TunnelRelay
             throw new InvalidOperationException("A relay runs once.");
         }
 
-        using var cts = Link(cancellationToken, _a.PeerAborted, _b.PeerAborted);
-        var aToB = CopyAsync(_a, _b, aToB: true, cts.Token);
-        var bToA = CopyAsync(_b, _a, aToB: false, cts.Token);
-        var first = await Task.WhenAny(aToB, bToA).ConfigureAwait(false);
-        var other = first == aToB ? bToA : aToB;
-        var outcome = await first.ConfigureAwait(false);
-        if (outcome != TunnelOutcome.Completed)
+        // An idle tunnel waits in two reads, which take no token: a failure wakes them by tearing the endpoints
+        // down instead. Only sends (short waits) take this source's token, so idle relays hold no registrations
+        // but the one per signal below.
+        _sends = new CancellationTokenSource();
+        var caller = cancellationToken.UnsafeRegister(static state => ((TunnelRelay)state!).Decide(TunnelOutcome.Aborted), this);
+        var peerA = _a.PeerAborted.UnsafeRegister(static state => ((TunnelRelay)state!).Decide(TunnelOutcome.PeerReset), this);
+        var peerB = _b.PeerAborted.UnsafeRegister(static state => ((TunnelRelay)state!).Decide(TunnelOutcome.PeerReset), this);
+        try
         {
-            // The first failure decides for both directions.
-            Fail(outcome);
-            await cts.CancelAsync().ConfigureAwait(false);
-            await other.ConfigureAwait(false);
-            return outcome;
+            // Each direction decides for both as it fails, so neither needs the other's task: awaited in turn.
+            var aToB = CopyAsync(_a, _b, aToB: true, _sends.Token);
+            var bToA = CopyAsync(_b, _a, aToB: false, _sends.Token);
+            await aToB.ConfigureAwait(false);
+            await bToA.ConfigureAwait(false);
+        }
+        finally
+        {
+            // Disposing waits for a callback already running, so none touches the source after this.
+            caller.Dispose();
+            peerA.Dispose();
+            peerB.Dispose();
+            _sends.Dispose();
         }
 
-        var second = await other.ConfigureAwait(false);
-        if (second != TunnelOutcome.Completed)
-        {
-            Fail(second);
-        }
-
-        return second;
+        var decision = Volatile.Read(ref _decision);
+        return decision > 0 ? (TunnelOutcome)(decision - 1) : TunnelOutcome.Completed;
     }
 
     /// <summary>Closes <paramref name="socket"/> with a TCP RST (linger 0) instead of a FIN.</summary>
@@ -88,21 +99,45 @@ public sealed partial class TunnelRelay
         socket.Dispose();
     }
 
-    private static CancellationTokenSource Link(CancellationToken token, CancellationToken a, CancellationToken b) =>
-        (a.CanBeCanceled, b.CanBeCanceled) switch
-        {
-            (true, true) => CancellationTokenSource.CreateLinkedTokenSource(token, a, b),
-            (true, false) => CancellationTokenSource.CreateLinkedTokenSource(token, a),
-            (false, true) => CancellationTokenSource.CreateLinkedTokenSource(token, b),
-            _ => CancellationTokenSource.CreateLinkedTokenSource(token),
-        };
-
-    private void Fail(TunnelOutcome outcome)
+    /// <summary>A direction ended: a failure decides for both, two clean ends close the relay to late signals.</summary>
+    private TunnelOutcome Finish(TunnelOutcome outcome)
     {
+        if (outcome != TunnelOutcome.Completed)
+        {
+            Decide(outcome);
+        }
+        else if (Interlocked.Increment(ref _cleanEnds) == 2)
+        {
+            // A reset signalled after both half-closes (say, the connection closing) must not tear down a finished tunnel.
+            Interlocked.CompareExchange(ref _decision, EndedCleanly, Running);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>The first failure decides for both directions: tears both endpoints down and wakes what waits on them.</summary>
+    private void Decide(TunnelOutcome outcome)
+    {
+        if (Interlocked.CompareExchange(ref _decision, 1 + (int)outcome, Running) != Running)
+        {
+            return;
+        }
+
         // Tunnels first, so a stream reset goes out before the socket's RST tears anything down.
         var (first, second) = _a.IsSocket ? (_b, _a) : (_a, _b);
         first.Fail(outcome);
         second.Fail(outcome);
+
+        // A socket's waits end as it closes; pipe reads and flushes are woken here, sends through their token.
+        Wake(_a);
+        Wake(_b);
+        _sends!.Cancel();
+    }
+
+    private static void Wake(RelayEndpoint endpoint)
+    {
+        endpoint.Reader?.CancelPendingRead();
+        endpoint.Writer?.CancelPendingFlush();
     }
 
     private TunnelOutcome Outcome(RelayEndpoint endpoint, Exception exception) =>
