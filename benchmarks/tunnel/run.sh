@@ -9,8 +9,10 @@
 #               ztunnel (15008) -> echo pod:8080 (the Native AOT binaries of scripts/publish.sh, published here
 #               when out of date; throughput and latency columns only)
 # Columns: iperf3 single-stream throughput, 1 KB request/response latency over a warm tunnel,
-# new tunnels per second, RSS per idle tunnel. Upstreams are iperf3 -s and Hbone.TunnelBench's
-# echo server. Everything listens on 127.0.0.1 and is stopped on exit, also on failure.
+# new tunnels per second, new tunnels per second on a warm connection (hbone: through hbone serve, and on
+# the engine alone, Hbone.TunnelBench hbone-echo), RSS per idle tunnel (fresh tunnel processes). Upstreams
+# are iperf3 -s and Hbone.TunnelBench's echo server. Everything listens on 127.0.0.1 and is stopped on exit,
+# also on failure.
 #
 # Usage: benchmarks/tunnel/run.sh [--quick]
 #        benchmarks/tunnel/run.sh ztunnel-load [--quick]
@@ -362,7 +364,12 @@ measure_row() {
         stop_pids "$engine_pid"
     fi
     if [[ -n $TUNNEL_PIDS ]]; then
-        log "$row: memory per idle tunnel ($idle_count connections)"
+        # Fresh tunnel processes, warmed by a short latency run: heaps and pools that the phases above grew would
+        # take the idle tunnels without growing, and hide what they cost.
+        stop_tunnel
+        "tunnel_$row" "$echo_port"
+        "${bench[@]}" latency --target "127.0.0.1:$ENTRY" --size 1024 --count 2000 --warmup 200 >/dev/null
+        log "$row: memory per idle tunnel ($idle_count connections, fresh tunnel processes)"
         local status=0
         "${bench[@]}" idle --target "127.0.0.1:$ENTRY" --count "$idle_count" --pids "$TUNNEL_PIDS" --timeout 180 \
             >"$work/$row-idle.json" || status=$?
@@ -408,7 +415,7 @@ ratio() { python3 -c 'import sys; b = float(sys.argv[2]); print("%.2f×" % (floa
         "latency is $latency_count round trips of 1,024 bytes on one warm connection after $latency_warmup warm-up."
     echo "- New tunnels/s: connect, 1 byte there and back, close; $conn_concurrency workers, $conn_seconds s, one run."
     echo "- New tunnels/s (warm connection): hbone only; Hbone.TunnelBench streamrate (the Hbone client in process, CONNECT streams on one pooled HTTP/2 connection straight to hbone serve, no forward; socket completions inline as in hbone forward), 1 byte there and back, half-close, wait for the end; $stream_workers workers, $conn_seconds s, one run. Engine only: the same client against Hbone.TunnelBench hbone-echo (Hbone.Kestrel echoing each tunnel in process), $stream_workers and $engine_workers workers."
-    echo "- Idle memory: VmRSS growth of the tunnel's processes over $idle_count open connections (each echoed 1 byte), per connection$( ((idle_count < idle_requested)) && echo " ($idle_count, not $idle_requested: ulimit -n is $(ulimit -n) here and cannot be raised; stunnel admits 125/256 of it as clients)")."
+    echo "- Idle memory: VmRSS growth of the tunnel's processes over $idle_count open connections (each echoed 1 byte), per connection, measured on fresh tunnel processes warmed by 2,000 round trips$( ((idle_count < idle_requested)) && echo " ($idle_count, not $idle_requested: ulimit -n is $(ulimit -n) here and cannot be raised; stunnel admits 125/256 of it as clients)")."
     echo "- Ratios are against the direct row of this same run; for the ztunnel row, against lab-direct (client pod -> echo pod, plain routed TCP across the two lab nodes, before enrollment)."
     echo "- ztunnel: client pod -> VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT -> node-a ztunnel (15001) -> HBONE -> node-b ztunnel (15008) -> echo pod:$LAB_ECHO_TARGET_PORT; iperf3, the echo server and the clients run in the pods' namespaces; no idle-memory test for the lab rows."
     echo
