@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using Hbone.Http2.Hpack;
 using Microsoft.Extensions.Logging;

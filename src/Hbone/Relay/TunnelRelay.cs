@@ -25,7 +25,9 @@ public sealed partial class TunnelRelay
     private int _started;
     private int _decision;
     private int _cleanEnds;
-    private CancellationTokenSource? _sends;
+
+    // Only sends (short waits) take this token; an idle tunnel waits in two reads that take none (see RunAsync).
+    private readonly CancellationTokenSource _sends = new();
 
     /// <summary>Creates a relay between <paramref name="a"/> and <paramref name="b"/>; nothing moves until <see cref="RunAsync"/>.</summary>
     public TunnelRelay(RelayEndpoint a, RelayEndpoint b)
@@ -56,9 +58,7 @@ public sealed partial class TunnelRelay
         }
 
         // An idle tunnel waits in two reads, which take no token: a failure wakes them by tearing the endpoints
-        // down instead. Only sends (short waits) take this source's token, so idle relays hold no registrations
-        // but the one per signal below.
-        _sends = new CancellationTokenSource();
+        // down instead, so an idle relay holds no registration but the one per signal below.
         var caller = cancellationToken.UnsafeRegister(static state => ((TunnelRelay)state!).Decide(TunnelOutcome.Aborted), this);
         var peerA = _a.PeerAborted.UnsafeRegister(static state => ((TunnelRelay)state!).Decide(TunnelOutcome.PeerReset), this);
         var peerB = _b.PeerAborted.UnsafeRegister(static state => ((TunnelRelay)state!).Decide(TunnelOutcome.PeerReset), this);
@@ -131,7 +131,7 @@ public sealed partial class TunnelRelay
         // A socket's waits end as it closes; pipe reads and flushes are woken here, sends through their token.
         Wake(_a);
         Wake(_b);
-        _sends!.Cancel();
+        _sends.Cancel();
     }
 
     private static void Wake(RelayEndpoint endpoint)
