@@ -31,6 +31,12 @@ internal static class TestCertificates
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         DateTimeOffset from = notBefore ?? DateTimeOffset.UtcNow.AddDays(-1);
         DateTimeOffset to = notAfter ?? DateTimeOffset.UtcNow.AddDays(30);
+        if (notAfter is null && issuer is not null && to > issuer.NotAfter)
+        {
+            // Both defaults are "now + 30 days", taken a moment apart: certificates keep whole seconds, so the
+            // child's could land one second after its issuer's, which CertificateRequest.Create refuses.
+            to = issuer.NotAfter;
+        }
         if (issuer is null)
         {
             return request.CreateSelfSigned(from, to);
