@@ -21,10 +21,24 @@ public sealed class HboneForwarder : IHboneConnectHandler
     }
 
     /// <inheritdoc />
-    public async ValueTask HandleAsync(HboneConnectContext context)
+    public ValueTask HandleAsync(HboneConnectContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!await HboneTargetChecks.CheckAsync(context, _options).ConfigureAwait(false))
+        var checks = HboneTargetChecks.CheckAsync(context, _options);
+
+        // The usual tunnel (an IP authority that passes at once, no authorization callback) goes straight to the relay:
+        // no state machine of this method stays alive for the tunnel's life.
+        if (checks.IsCompletedSuccessfully && _options.Authorize is null && context.Authority.Address is { } address)
+        {
+            return checks.Result ? DialAndRelayAsync(context, new IPEndPoint(address, context.Authority.Port)) : default;
+        }
+
+        return HandleSlowAsync(context, checks);
+    }
+
+    private async ValueTask HandleSlowAsync(HboneConnectContext context, ValueTask<bool> checks)
+    {
+        if (!await checks.ConfigureAwait(false))
         {
             return;
         }
@@ -42,9 +56,11 @@ public sealed class HboneForwarder : IHboneConnectHandler
             return;
         }
 
-        var upstream = _options.CreateSocket?.Invoke(context, endPoint) ?? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        await ConnectAndRelayAsync(context, upstream, endPoint).ConfigureAwait(false);
+        await DialAndRelayAsync(context, endPoint).ConfigureAwait(false);
     }
+
+    private ValueTask DialAndRelayAsync(HboneConnectContext context, IPEndPoint endPoint) =>
+        ConnectAndRelayAsync(context, _options.CreateSocket?.Invoke(context, endPoint) ?? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp), endPoint);
 
     /// <summary>
     /// Connects <paramref name="upstream"/> (which this method owns and disposes) to <paramref name="endPoint"/> within

@@ -11,7 +11,8 @@ namespace Hbone.Kestrel.Http2;
 /// </summary>
 internal sealed class RequestHeaderValidator : IHpackHeaderHandler
 {
-    private List<KeyValuePair<string, string>>? _fields;
+    // Reused for every block of the connection; each stream keeps an exact-size copy (an idle tunnel holds no spare slots).
+    private readonly List<KeyValuePair<string, string>> _fields = new(4);
     private bool _regularSeen;
 
     public string? Method { get; private set; }
@@ -30,7 +31,7 @@ internal sealed class RequestHeaderValidator : IHpackHeaderHandler
 
     public void Reset()
     {
-        _fields = null;
+        ClearFields();
         _regularSeen = false;
         Method = Authority = Scheme = Path = Malformed = null;
         AnyField = false;
@@ -39,16 +40,26 @@ internal sealed class RequestHeaderValidator : IHpackHeaderHandler
     /// <summary>Hands over the regular fields collected (an empty list when there were none).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> TakeFields()
     {
-        IReadOnlyList<KeyValuePair<string, string>> fields = _fields ?? (IReadOnlyList<KeyValuePair<string, string>>)Array.Empty<KeyValuePair<string, string>>();
-        _fields = null;
+        KeyValuePair<string, string>[] fields = _fields.Count == 0 ? [] : [.. _fields];
+        ClearFields();
         return fields;
     }
 
     /// <summary>Drops what was collected: a 431 keeps no field.</summary>
     public void Discard()
     {
-        _fields = null;
+        ClearFields();
         Method = Authority = Scheme = Path = null;
+    }
+
+    // A block with many fields (within the header-list limit) does not leave the connection holding a large list.
+    private void ClearFields()
+    {
+        _fields.Clear();
+        if (_fields.Capacity > 32)
+        {
+            _fields.Capacity = 4;
+        }
     }
 
     public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
@@ -94,7 +105,7 @@ internal sealed class RequestHeaderValidator : IHpackHeaderHandler
             return;
         }
 
-        (_fields ??= new List<KeyValuePair<string, string>>(4)).Add(new(FieldName(name), Encoding.Latin1.GetString(value)));
+        _fields.Add(new(FieldName(name), Encoding.Latin1.GetString(value)));
     }
 
     // HBONE's own field names come with every CONNECT: the shared constants, not a new string per tunnel.

@@ -45,8 +45,8 @@ public abstract class RelayEndpoint
     /// <summary>True for TCP sockets, which are failed after the tunnels so a stream reset goes out first.</summary>
     internal virtual bool IsSocket => false;
 
-    /// <summary>Completes when data (or EOF) is ready, without holding a buffer.</summary>
-    internal virtual ValueTask WaitForDataAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    /// <summary>Completes when data (or EOF) is ready, without holding a buffer; the result means nothing.</summary>
+    internal virtual ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken) => default;
 
     /// <summary>Receives into <paramref name="buffer"/>; 0 is EOF.</summary>
     internal virtual ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) => throw new NotSupportedException();

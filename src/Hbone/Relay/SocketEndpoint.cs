@@ -21,10 +21,9 @@ internal sealed class SocketEndpoint(Socket socket) : RelayEndpoint
 
     internal override bool IsSocket => true;
 
-    // Pooled state machine: waiting for data allocates nothing in steady state.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal override async ValueTask WaitForDataAsync(CancellationToken cancellationToken) =>
-        await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+    // The socket's own awaitable, passed through: an idle tunnel's pending wait holds no state machine of ours.
+    internal override ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken) =>
+        socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
 
     internal override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
