@@ -2,19 +2,20 @@ using Microsoft.Diagnostics.Runtime;
 
 namespace Hbone.MemoryProbe;
 
-/// <summary>Heap bytes by type of another .NET process, largest first.</summary>
+/// <summary>Heap bytes by type of another .NET process, largest first; with <c>live</c>, only objects reachable from a root.</summary>
 internal static class HeapTypes
 {
-    public static void Print(int pid, int top)
+    public static void Print(int pid, int top, bool live = false)
     {
         using var target = DataTarget.AttachToProcess(pid, suspend: true);
         using var runtime = target.ClrVersions[0].CreateRuntime();
+        var reachable = live ? Reachable(runtime.Heap) : null;
         var byType = new Dictionary<string, (long Count, long Bytes)>();
         var byteArrays = new Dictionary<ulong, long>();
         var strings = new Dictionary<string, long>();
         foreach (var obj in runtime.Heap.EnumerateObjects())
         {
-            if (!obj.IsValid || obj.Type?.Name is not { } name || name == "Free")
+            if (!obj.IsValid || obj.Type?.Name is not { } name || name == "Free" || (reachable is not null && !reachable.Contains(obj.Address)))
             {
                 continue;
             }
@@ -53,5 +54,32 @@ internal static class HeapTypes
         {
             Console.WriteLine($"{bytes,12}  {shape.ReplaceLineEndings(" ")}");
         }
+    }
+
+    // Garbage not collected yet looks like a leak in a plain heap walk: mark from the roots, as the GC would.
+    private static HashSet<ulong> Reachable(ClrHeap heap)
+    {
+        var seen = new HashSet<ulong>();
+        var pending = new Stack<ClrObject>();
+        foreach (var root in heap.EnumerateRoots())
+        {
+            if (root.Object.IsValid && seen.Add(root.Object.Address))
+            {
+                pending.Push(root.Object);
+            }
+        }
+
+        while (pending.TryPop(out var obj))
+        {
+            foreach (var child in obj.EnumerateReferences(carefully: false, considerDependantHandles: true))
+            {
+                if (child.IsValid && seen.Add(child.Address))
+                {
+                    pending.Push(child);
+                }
+            }
+        }
+
+        return seen;
     }
 }

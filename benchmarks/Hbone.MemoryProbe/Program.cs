@@ -3,10 +3,11 @@ using Hbone.MemoryProbe;
 
 // Live managed memory per idle tunnel, client and server in one process, and (optionally) which types hold it.
 //   Hbone.MemoryProbe [--count 5000] [--streams-per-connection 100] [--types 25]
-//   Hbone.MemoryProbe heap-types PID TOP      (used by --types: attaches to PID with ClrMD)
+//   Hbone.MemoryProbe heap-types PID TOP [--live]  (used by --types: attaches to PID with ClrMD; --live: reachable objects only,
+//                                                   for a leak check of a framework-dependent process after churn)
 if (args.Length >= 3 && args[0] == "heap-types")
 {
-    HeapTypes.Print(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+    HeapTypes.Print(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Contains("--live"));
     return 0;
 }
 

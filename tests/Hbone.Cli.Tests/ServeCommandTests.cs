@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using Hbone.Cli.Tests.Infrastructure;
 
@@ -63,9 +65,64 @@ public sealed class ServeCommandTests(DevelopmentCertificates certs) : IClassFix
         Assert.Contains($"peer={DevelopmentCertificates.ClientId}", line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    [Trait("case", "CLI-01")]
+    public async Task Serve_takes_no_configuration_from_its_working_directory_and_watches_none_of_it()
+    {
+        // A working directory that a default ASP.NET Core host would read (a Kestrel endpoint in appsettings.json) and
+        // watch for changes, directory by directory.
+        using var cwd = new TempDirectory();
+        var stray = IPEndPoint.Parse(ClientCommands.ClosedPort());
+        await File.WriteAllTextAsync(cwd.File("appsettings.json"), $$"""{ "Kestrel": { "Endpoints": { "Stray": { "Url": "http://{{stray}}" } } } }""");
+        var nested = Directory.CreateDirectory(cwd.File("a/b/c")).FullName;
+
+        using var serve = HboneProcess.StartIn(cwd.Path, certs.ServeArgs());
+        var (address, _) = await serve.WaitForListeningAsync();
+        Assert.Equal("hello", await RoundTripAsync(address, certs.File("client.pem"), certs.File("client.key"), _echo.EndPoint.ToString(), "hello"));
+
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var refused = await Assert.ThrowsAsync<SocketException>(async () => await probe.ConnectAsync(stray).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+        Assert.DoesNotContain(await InodeAsync(nested), InotifyWatchedInodes(serve.ProcessId));
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync() => await _echo.DisposeAsync();
+
+    // Each inotify descriptor's watches, as /proc/PID/fdinfo lists them ("inotify wd:1 ino:1a2b sdev:..."): watched inodes, hex.
+    private static HashSet<string> InotifyWatchedInodes(int pid)
+    {
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var info in Directory.EnumerateFiles($"/proc/{pid}/fdinfo"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(info))
+                {
+                    if (line.StartsWith("inotify ", StringComparison.Ordinal) && line.Split(' ').FirstOrDefault(f => f.StartsWith("ino:", StringComparison.Ordinal)) is { } ino)
+                    {
+                        inodes.Add(ino["ino:".Length..]);
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // A descriptor closed while listing.
+            }
+        }
+
+        return inodes;
+    }
+
+    private static async Task<string> InodeAsync(string path)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true })!;
+        var output = await stat.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await stat.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, stat.ExitCode);
+        return ulong.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     private static async Task<string> RoundTripAsync(string address, string cert, string key, string authority, string text)
     {

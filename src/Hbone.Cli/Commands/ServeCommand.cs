@@ -44,7 +44,10 @@ internal static class ServeCommand
         }
 
         using var source = new PemFileCertificateSource(cert, key, ca);
-        var builder = WebApplication.CreateSlimBuilder();
+        // An empty builder: serve is configured by its flags alone. The slim builder would also read appsettings.json and
+        // ASPNETCORE_* from wherever it runs, and watch that directory tree recursively for changes (an inotify watch per directory).
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Hbone", LogLevel.Warning);

@@ -55,12 +55,13 @@ public sealed class AdminServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options.Stats);
         ArgumentNullException.ThrowIfNull(options.Readiness);
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // Empty, as the inbound server's (ZtunnelHost): no configuration files, no recursive watch of the working directory.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Logging.ClearProviders();
         // The ztunnel's own host owns SIGTERM/Ctrl+C; the default console lifetime would take them over.
         builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
         ListenOptions? admin = null, stats = null, readiness = null;
-        builder.WebHost.UseKestrel(o =>
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
         {
             o.AddServerHeader = false;
             o.Listen(options.Admin, l => admin = l);

@@ -173,7 +173,9 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
 
     private WebApplication CreateInboundServer()
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // Configured by the ztunnel's environment alone: no appsettings.json, no ASPNETCORE_*, and no recursive watch of the
+        // working directory (the image runs from /) that the slim builder sets up for configuration reloads.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(_loggerFactory);
         builder.Services.AddSingleton<IConnectionListenerFactory>(_context.InboundTransport);
@@ -186,7 +188,7 @@ internal sealed partial class ZtunnelHost : IAsyncDisposable
             options.CertificateSelector = new InboundCertificates(_context, _loggerFactory.CreateLogger<InboundCertificates>()).Select;
             options.UnsafePreferInlineScheduling = Hbone.Hosting.SocketCompletions.IsInline;
         }).AddHandler(handler.HandleAsync);
-        builder.WebHost.UseKestrel(kestrel => kestrel.ListenHbone(PodInboundEndPoint.Instance));
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => kestrel.ListenHbone(PodInboundEndPoint.Instance));
         var app = builder.Build();
         return app;
     }

@@ -18,6 +18,8 @@ internal sealed partial class HboneProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.Id;
+
     /// <summary>The process's stdin; it stays open (and empty) unless a test writes to or closes it.</summary>
     public StreamWriter StandardInput => _process.StandardInput;
 
@@ -41,7 +43,10 @@ internal sealed partial class HboneProcess : IDisposable
         }
     }
 
-    public static HboneProcess Start(params string[] args)
+    public static HboneProcess Start(params string[] args) => StartIn(workingDirectory: null, args);
+
+    /// <summary>Starts the CLI with <paramref name="workingDirectory"/> as its current directory (the tests' own when null).</summary>
+    public static HboneProcess StartIn(string? workingDirectory, params string[] args)
     {
         // The SDK sets DOTNET_HOST_PATH under 'dotnet test'; it is the muxer that runs the tests themselves.
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -50,6 +55,7 @@ internal sealed partial class HboneProcess : IDisposable
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? string.Empty,
         };
         info.ArgumentList.Add(CliPath);
         foreach (var arg in args)
