@@ -5,7 +5,7 @@ namespace Hbone.MemoryProbe;
 /// <summary>Heap bytes by type of another .NET process, largest first; with <c>live</c>, only objects reachable from a root.</summary>
 internal static class HeapTypes
 {
-    public static void Print(int pid, int top, bool live = false)
+    public static void Print(int pid, int top, bool live = false, IReadOnlyCollection<string>? referrersOf = null)
     {
         using var target = DataTarget.AttachToProcess(pid, suspend: true);
         using var runtime = target.ClrVersions[0].CreateRuntime();
@@ -41,6 +41,11 @@ internal static class HeapTypes
             Console.WriteLine($"{total.Bytes,12} {total.Count,8}  {name}");
         }
 
+        if (referrersOf is { Count: > 0 })
+        {
+            PrintReferrers(runtime.Heap, referrersOf);
+        }
+
         Console.WriteLine();
         Console.WriteLine($"{"bytes",12} {"arrays",8}  System.Byte[] by object size, largest totals first");
         foreach (var (size, count) in byteArrays.OrderByDescending(kv => (long)kv.Key * kv.Value).Take(10))
@@ -53,6 +58,41 @@ internal static class HeapTypes
         foreach (var (shape, bytes) in strings.OrderByDescending(kv => kv.Value).Take(12))
         {
             Console.WriteLine($"{bytes,12}  {shape.ReplaceLineEndings(" ")}");
+        }
+    }
+
+    // Small per-tunnel objects (locks, endpoints, strings) say little by themselves: which types hold them.
+    private static void PrintReferrers(ClrHeap heap, IReadOnlyCollection<string> types)
+    {
+        var pairs = new Dictionary<(string Child, string Parent), long>();
+        foreach (var parent in heap.EnumerateObjects())
+        {
+            if (!parent.IsValid || parent.Type?.Name is not { } parentName || parentName == "Free")
+            {
+                continue;
+            }
+
+            foreach (var child in parent.EnumerateReferences(carefully: false, considerDependantHandles: false))
+            {
+                if (child.IsValid && child.Type?.Name is { } childName && types.Contains(childName))
+                {
+                    // By size: a connection's 16 KiB buffer and a tunnel's 40 B address are different questions.
+                    var key = childName switch
+                    {
+                        "System.Byte[]" => $"System.Byte[{child.Size} B]",
+                        "System.String" => $"System.String ({child.Size} B)",
+                        _ => childName,
+                    };
+                    pairs[(key, parentName)] = pairs.GetValueOrDefault((key, parentName)) + 1;
+                }
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"refs",12}  type <- referring type, most first");
+        foreach (var ((child, parent), count) in pairs.Where(kv => kv.Value >= 40).OrderBy(kv => kv.Key.Child).ThenByDescending(kv => kv.Value))
+        {
+            Console.WriteLine($"{count,12}  {child} <- {parent}");
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
+using Hbone.Relay;
 using Microsoft.Extensions.Options;
 
 namespace Hbone.Kestrel;
@@ -111,7 +112,8 @@ public sealed class HboneForwarder : IHboneConnectHandler
         timeout.CancelAfter(_options.ConnectTimeout);
         try
         {
-            await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
+            // Pooled connect state: the socket's own would stay on it for the tunnel's life.
+            await SocketConnector.ConnectAsync(socket, endPoint, timeout.Token).ConfigureAwait(false);
             return true;
         }
         catch (OperationCanceledException) when (!context.Aborted.IsCancellationRequested)

@@ -28,8 +28,9 @@ public sealed class HboneStream : Stream
         _metrics = metrics;
         _owned = owned;
         _input = stream.Input;
-        stream.ConsumedObserver = OnReceived;
+        stream.Tunnel = this;
         ResponseHeaders = response.Headers;
+        stream.ReleaseResponse();
         TraceParent = traceParent;
     }
 
@@ -196,7 +197,8 @@ public sealed class HboneStream : Stream
         }
     }
 
-    private void OnReceived(int count)
+    /// <summary>Counts bytes the reader consumed; called by the HTTP/2 stream once their window went back.</summary>
+    internal void OnReceived(int count)
     {
         Interlocked.Add(ref _bytesReceived, count);
         _metrics?.BytesReceived(count);

@@ -217,10 +217,17 @@ internal sealed partial class Http2ClientConnection
             block = block.Slice(5);
         }
 
-        _headerBlock.Reset();
-        AppendHeaderFragment(block);
         _headerStreamId = header.StreamId;
         _headerEndStream = header.HasFlag(FrameFlags.EndStream);
+        if (header.HasFlag(FrameFlags.EndHeaders) && block.IsSingleSegment)
+        {
+            // The usual response: one frame, decoded where it lies, with no copy and no buffer held afterwards.
+            CompleteHeaderBlock(block.FirstSpan);
+            return;
+        }
+
+        _headerBlock.Reset();
+        AppendHeaderFragment(block);
         if (header.HasFlag(FrameFlags.EndHeaders))
         {
             CompleteHeaderBlock();
@@ -257,13 +264,26 @@ internal sealed partial class Http2ClientConnection
 
     private void CompleteHeaderBlock()
     {
+        try
+        {
+            CompleteHeaderBlock(_headerBlock.Written.Span);
+        }
+        finally
+        {
+            // An idle connection keeps no block buffer (16 KiB once rented).
+            _headerBlock.Reset();
+        }
+    }
+
+    private void CompleteHeaderBlock(ReadOnlySpan<byte> block)
+    {
         var streamId = _headerStreamId;
         _headerStreamId = 0;
         _headerCollector.Reset();
         try
         {
             // Decoded even for streams already gone: the HPACK table must stay in step with the peer's.
-            _decoder.Decode(_headerBlock.Written.Span, _headerCollector);
+            _decoder.Decode(block, _headerCollector);
         }
         catch (Hpack.HpackDecodingException ex)
         {

@@ -11,7 +11,10 @@ internal sealed class Http2ClientStream
 {
     private readonly Http2ClientConnection _connection;
     private readonly ClientStreamInput _receive;
-    private readonly TaskCompletionSource<Http2Response> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Once a tunnel took the response, a shared completed source stands in for it: an open tunnel keeps none of it.
+    private static readonly TaskCompletionSource<Http2Response> s_delivered = Delivered();
+
+    private TaskCompletionSource<Http2Response> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _receiveLock = new();
     private Exception? _failure;
     private long _unconsumed;
@@ -48,8 +51,8 @@ internal sealed class Http2ClientStream
     /// <summary>Received DATA; what the reader consumes goes back to the peer as window.</summary>
     public PipeReader Input => _receive;
 
-    /// <summary>Told how many bytes the reader consumed (a tunnel's byte counters), after the window was updated.</summary>
-    internal Action<int>? ConsumedObserver { get; set; }
+    /// <summary>The tunnel told how many bytes its reader consumed (its byte counters), after the window was updated.</summary>
+    internal Client.HboneStream? Tunnel { get; set; }
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         _connection.SendDataAsync(this, data, endStream: false, cancellationToken);
@@ -83,8 +86,11 @@ internal sealed class Http2ClientStream
         }
 
         _connection.OnDataConsumed(this, count);
-        ConsumedObserver?.Invoke(count);
+        Tunnel?.OnReceived(count);
     }
+
+    /// <summary>Called by the tunnel once it holds what it needs of the response (status and headers were read).</summary>
+    internal void ReleaseResponse() => Volatile.Write(ref _response, s_delivered);
 
     internal void MarkLocalEnded() => LocalEnded = true;
 
@@ -200,6 +206,13 @@ internal sealed class Http2ClientStream
 
     internal void FailLocalProtocolError(Http2ErrorCode code) =>
         Fail(new Http2StreamResetException(code, $"The stream was reset for a protocol violation by the peer ({code})."));
+
+    private static TaskCompletionSource<Http2Response> Delivered()
+    {
+        var delivered = new TaskCompletionSource<Http2Response>();
+        delivered.SetResult(new Http2Response(200, [], false));
+        return delivered;
+    }
 
     private void ProtocolError(string message)
     {

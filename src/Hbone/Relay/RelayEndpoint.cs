@@ -16,7 +16,10 @@ public abstract class RelayEndpoint
     {
     }
 
-    /// <summary>A TCP socket: FIN is a half-close, a failure of the relay closes it with a TCP RST.</summary>
+    /// <summary>
+    /// A TCP socket: FIN is a half-close, a failure of the relay closes it with a TCP RST. The relay owns the socket
+    /// while it runs and switches it to non-blocking mode (<see cref="Socket.Blocking"/> false).
+    /// </summary>
     public static RelayEndpoint Create(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);

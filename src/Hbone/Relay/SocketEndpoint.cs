@@ -7,11 +7,27 @@ using System.Runtime.InteropServices;
 namespace Hbone.Relay;
 
 /// <summary>A TCP socket side of a relay: FIN ↔ half-close, any failure closes it with a TCP RST.</summary>
-internal sealed class SocketEndpoint(Socket socket) : RelayEndpoint
+internal sealed class SocketEndpoint : RelayEndpoint
 {
+    private readonly Socket _socket;
     private List<ArraySegment<byte>>? _gather;
 
-    public Socket Socket => socket;
+    public SocketEndpoint(Socket socket)
+    {
+        _socket = socket;
+
+        try
+        {
+            // Sends are tried at once and go async only for what the kernel did not take (see TrySend).
+            socket.Blocking = false;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed already: the relay's first operation reports it.
+        }
+    }
+
+    public Socket Socket => _socket;
 
     internal override PipeReader? Reader => null;
 
@@ -23,27 +39,22 @@ internal sealed class SocketEndpoint(Socket socket) : RelayEndpoint
 
     // The socket's own awaitable, passed through: an idle tunnel's pending wait holds no state machine of ours.
     internal override ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken) =>
-        socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+        _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
 
     internal override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-        socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+        _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
-    // Pooled state machine: a send that completes later allocates nothing in steady state.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal override async ValueTask<bool> SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    internal override ValueTask<bool> SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
-        await socket.SendAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-        return true;
+        var sent = TrySend(buffer.Span);
+        return sent == buffer.Length ? new(true) : SendRestAsync(buffer[sent..], cancellationToken);
     }
 
-    // Pooled state machine: a send that completes later allocates nothing in steady state.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    internal override async ValueTask<bool> SendAsync(ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+    internal override ValueTask<bool> SendAsync(ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
     {
         if (buffer.IsSingleSegment)
         {
-            await socket.SendAsync(buffer.First, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            return true;
+            return SendAsync(buffer.First, cancellationToken);
         }
 
         var gather = _gather ??= new List<ArraySegment<byte>>(16);
@@ -53,25 +64,56 @@ internal sealed class SocketEndpoint(Socket socket) : RelayEndpoint
             if (!MemoryMarshal.TryGetArray(segment, out var array))
             {
                 // Native memory cannot go in a gather list: send the segments one by one instead.
-                foreach (var part in buffer)
-                {
-                    await socket.SendAsync(part, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                }
-
-                return true;
+                return SendEachAsync(buffer, cancellationToken);
             }
 
             gather.Add(array);
         }
 
-        // One sendmsg for the whole sequence; the list-based overload takes no token, cancellation closes the socket.
-        await socket.SendAsync(gather, SocketFlags.None).ConfigureAwait(false);
+        // One sendmsg for the whole sequence.
+        var sent = TrySend(gather);
+        return sent == buffer.Length ? new(true) : SendEachAsync(buffer.Slice(sent), cancellationToken);
+    }
+
+    // A socket caches the state of its first asynchronous send (~300 B) for its whole life. Most relay sends fit the
+    // kernel's buffer, so trying them at once keeps that state off idle tunnels; only the rest waits for room.
+    private int TrySend(ReadOnlySpan<byte> data)
+    {
+        var sent = _socket.Send(data, SocketFlags.None, out var error);
+        return error == SocketError.Success ? sent : NothingSent(error);
+    }
+
+    private int TrySend(List<ArraySegment<byte>> data)
+    {
+        var sent = _socket.Send(data, SocketFlags.None, out var error);
+        return error == SocketError.Success ? sent : NothingSent(error);
+    }
+
+    private static int NothingSent(SocketError error) => error == SocketError.WouldBlock ? 0 : throw new SocketException((int)error);
+
+    // Pooled state machine: a send that completes later allocates nothing in steady state.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> SendRestAsync(ReadOnlyMemory<byte> rest, CancellationToken cancellationToken)
+    {
+        await _socket.SendAsync(rest, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    // Pooled state machine: a send that completes later allocates nothing in steady state.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> SendEachAsync(ReadOnlySequence<byte> rest, CancellationToken cancellationToken)
+    {
+        foreach (var segment in rest)
+        {
+            await _socket.SendAsync(segment, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        }
+
         return true;
     }
 
     internal override ValueTask CompleteWritesAsync(CancellationToken cancellationToken)
     {
-        socket.Shutdown(SocketShutdown.Send);
+        _socket.Shutdown(SocketShutdown.Send);
         return ValueTask.CompletedTask;
     }
 
@@ -82,5 +124,5 @@ internal sealed class SocketEndpoint(Socket socket) : RelayEndpoint
         _ => null,
     };
 
-    internal override void Fail(TunnelOutcome outcome) => TunnelRelay.Reset(socket);
+    internal override void Fail(TunnelOutcome outcome) => TunnelRelay.Reset(_socket);
 }
