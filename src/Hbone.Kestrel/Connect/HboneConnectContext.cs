@@ -26,23 +26,13 @@ public sealed class HboneConnectContext
         Authority = authority;
         RequestHeaders = stream.Fields;
 
-        // Telemetry headers: each value is parsed alone and only the first valid one is kept (never concatenated).
-        var traceParentSeen = false;
+        // Only the first traceparent counts, valid or not.
         foreach (var (name, value) in stream.Fields)
         {
-            if (Forwarded is null && name == HboneHeaders.Forwarded)
+            if (name == HboneHeaders.TraceParent)
             {
-                Forwarded = ForwardedHeader.ParseFirst(value);
-            }
-            else if (Baggage is null && name == HboneHeaders.Baggage && Baggage.TryParse(value, out var baggage))
-            {
-                Baggage = baggage;
-            }
-            else if (!traceParentSeen && name == HboneHeaders.TraceParent)
-            {
-                // Only the first traceparent counts, valid or not.
                 TraceParent = Protocol.TraceParent.TryParse(value, out var tp) ? tp : null;
-                traceParentSeen = true;
+                break;
             }
         }
     }
@@ -66,13 +56,44 @@ public sealed class HboneConnectContext
     public HboneAuthority Authority { get; }
 
     /// <summary>The first valid <c>Forwarded</c> element: the original client's address (telemetry only).</summary>
-    public ForwardedElement? Forwarded { get; }
+    /// <remarks>Parsed from <see cref="RequestHeaders"/> on each call, so an open tunnel holds no parsed copy.</remarks>
+    public ForwardedElement? Forwarded
+    {
+        get
+        {
+            // Each value is parsed alone and only the first valid one counts (never concatenated).
+            foreach (var (name, value) in RequestHeaders)
+            {
+                if (name == HboneHeaders.Forwarded && ForwardedHeader.ParseFirst(value) is { } element)
+                {
+                    return element;
+                }
+            }
+
+            return null;
+        }
+    }
 
     /// <summary>The original client's address from <c>Forwarded: for=</c>, when it is an IP address.</summary>
     public IPEndPoint? ForwardedFor => Forwarded?.ForEndPoint;
 
-    /// <summary>The <c>baggage</c> header (peer workload labels; telemetry only).</summary>
-    public Baggage? Baggage { get; }
+    /// <summary>The first valid <c>baggage</c> header (peer workload labels; telemetry only).</summary>
+    /// <remarks>Parsed from <see cref="RequestHeaders"/> on each call, so an open tunnel holds no parsed copy.</remarks>
+    public Baggage? Baggage
+    {
+        get
+        {
+            foreach (var (name, value) in RequestHeaders)
+            {
+                if (name == HboneHeaders.Baggage && Protocol.Baggage.TryParse(value, out var baggage))
+                {
+                    return baggage;
+                }
+            }
+
+            return null;
+        }
+    }
 
     /// <summary>The W3C <c>traceparent</c> the peer sent, tying the tunnel to a trace.</summary>
     public TraceParent? TraceParent { get; }

@@ -8,9 +8,10 @@ namespace Hbone.Protocol;
 /// <remarks>Parsing is strict: one canonical spelling per destination, so comparisons on <see cref="Host"/> are safe.</remarks>
 public readonly struct HboneAuthority : IEquatable<HboneAuthority>
 {
+    // Null for an IP literal: its canonical text is the address's, made when asked for, so an open tunnel holds no copy.
     private readonly string? _host;
 
-    private HboneAuthority(string host, IPAddress? address, int port)
+    private HboneAuthority(string? host, IPAddress? address, int port)
     {
         _host = host;
         Address = address;
@@ -18,7 +19,7 @@ public readonly struct HboneAuthority : IEquatable<HboneAuthority>
     }
 
     /// <summary>The IP address text without brackets (canonical form), or the host name in lowercase.</summary>
-    public string Host => _host ?? string.Empty;
+    public string Host => _host ?? Address?.ToString() ?? string.Empty;
 
     /// <summary>The address when <see cref="Host"/> is an IP literal; <see langword="null"/> for a host name.</summary>
     public IPAddress? Address { get; }
@@ -42,7 +43,7 @@ public readonly struct HboneAuthority : IEquatable<HboneAuthority>
         {
             return false;
         }
-        authority = new HboneAuthority(host!, address, port);
+        authority = new HboneAuthority(host, address, port);
         return true;
     }
 
@@ -70,7 +71,7 @@ public readonly struct HboneAuthority : IEquatable<HboneAuthority>
         ArgumentNullException.ThrowIfNull(endPoint);
         ArgumentOutOfRangeException.ThrowIfZero(endPoint.Port);
         IPAddress address = AddressText.WithoutScope(endPoint.Address);
-        return new HboneAuthority(address.ToString(), address, endPoint.Port);
+        return new HboneAuthority(null, address, endPoint.Port);
     }
 
     /// <summary>The socket address, or <see langword="null"/> when the authority is a host name.</summary>
@@ -84,13 +85,15 @@ public readonly struct HboneAuthority : IEquatable<HboneAuthority>
         : $"{Host}:{Port}";
 
     /// <inheritdoc/>
-    public bool Equals(HboneAuthority other) => string.Equals(Host, other.Host, StringComparison.Ordinal) && Port == other.Port;
+    public bool Equals(HboneAuthority other) => Port == other.Port && (Address is { } address
+        ? address.Equals(other.Address)
+        : other.Address is null && string.Equals(Host, other.Host, StringComparison.Ordinal));
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is HboneAuthority other && Equals(other);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(StringComparer.Ordinal.GetHashCode(Host), Port);
+    public override int GetHashCode() => HashCode.Combine(Address?.GetHashCode() ?? StringComparer.Ordinal.GetHashCode(Host), Port);
 
     /// <summary>True when both authorities name the same host and port.</summary>
     /// <param name="left">The first authority.</param>
@@ -131,7 +134,6 @@ public readonly struct HboneAuthority : IEquatable<HboneAuthority>
             {
                 return AuthorityError.InvalidIPv6;
             }
-            host = address.ToString();
             ReadOnlySpan<char> rest = value[(close + 1)..];
             if (!rest.IsEmpty && rest[0] != ':')
             {
@@ -177,8 +179,8 @@ public readonly struct HboneAuthority : IEquatable<HboneAuthority>
         }
         if (AddressText.TryParseIPv4(hostText, out uint ipv4))
         {
+            // Canonical (no leading zeros), so the address's own text is the host text.
             address = AddressText.FromHostOrder(ipv4);
-            host = hostText.ToString();
             return AuthorityError.None;
         }
         if (hostText.Length > HostName.MaxLength)

@@ -1,12 +1,23 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Hbone.Protocol;
 
 /// <summary>A W3C Trace Context <c>traceparent</c> header (version 00) tying a tunnel to a trace.</summary>
+/// <remarks>
+/// The ids are kept as numbers, not as <see cref="ActivityTraceId"/>/<see cref="ActivitySpanId"/>, which hold their hex
+/// text: every open tunnel carries one of these on each side, and the text would be two strings (140 B) per tunnel.
+/// </remarks>
 public readonly struct TraceParent : IEquatable<TraceParent>
 {
     /// <summary>Length of a version 00 value: <c>00-</c> + 32 + <c>-</c> + 16 + <c>-</c> + 2.</summary>
     public const int Length = 55;
+
+    private readonly ulong _traceHigh;
+    private readonly ulong _traceLow;
+    private readonly ulong _span;
+    private readonly ActivityTraceFlags _flags;
 
     /// <summary>Creates a trace parent from its parts.</summary>
     /// <param name="traceId">The trace id.</param>
@@ -14,19 +25,40 @@ public readonly struct TraceParent : IEquatable<TraceParent>
     /// <param name="flags">The trace flags.</param>
     public TraceParent(ActivityTraceId traceId, ActivitySpanId spanId, ActivityTraceFlags flags)
     {
-        TraceId = traceId;
-        SpanId = spanId;
-        Flags = flags;
+        Span<byte> bytes = stackalloc byte[24];
+        traceId.CopyTo(bytes[..16]);
+        spanId.CopyTo(bytes[16..]);
+        (_traceHigh, _traceLow, _span, _flags) = (BinaryPrimitives.ReadUInt64BigEndian(bytes), BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]), BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]), flags);
     }
 
-    /// <summary>The 16-byte trace id.</summary>
-    public ActivityTraceId TraceId { get; }
+    private TraceParent(ulong traceHigh, ulong traceLow, ulong span, ActivityTraceFlags flags) =>
+        (_traceHigh, _traceLow, _span, _flags) = (traceHigh, traceLow, span, flags);
 
-    /// <summary>The 8-byte id of the parent span.</summary>
-    public ActivitySpanId SpanId { get; }
+    /// <summary>The 16-byte trace id (created on each call).</summary>
+    public ActivityTraceId TraceId
+    {
+        get
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            BinaryPrimitives.WriteUInt64BigEndian(bytes, _traceHigh);
+            BinaryPrimitives.WriteUInt64BigEndian(bytes[8..], _traceLow);
+            return ActivityTraceId.CreateFromBytes(bytes);
+        }
+    }
+
+    /// <summary>The 8-byte id of the parent span (created on each call).</summary>
+    public ActivitySpanId SpanId
+    {
+        get
+        {
+            Span<byte> bytes = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64BigEndian(bytes, _span);
+            return ActivitySpanId.CreateFromBytes(bytes);
+        }
+    }
 
     /// <summary>The trace flags (bit 0: sampled).</summary>
-    public ActivityTraceFlags Flags { get; }
+    public ActivityTraceFlags Flags => _flags;
 
     /// <summary>Parses a <c>traceparent</c> value without throwing.</summary>
     /// <param name="value">The header value: <c>00-&lt;32 hex&gt;-&lt;16 hex&gt;-&lt;2 hex&gt;</c>, lowercase.</param>
@@ -58,35 +90,49 @@ public readonly struct TraceParent : IEquatable<TraceParent>
             return false;
         }
         int flagBits = (HexValue(flags[0]) << 4) | HexValue(flags[1]);
-        traceParent = new TraceParent(ActivityTraceId.CreateFromString(traceId), ActivitySpanId.CreateFromString(spanId), (ActivityTraceFlags)flagBits);
+        traceParent = new TraceParent(Hex(traceId[..16]), Hex(traceId[16..]), Hex(spanId), (ActivityTraceFlags)flagBits);
         return true;
     }
 
     /// <summary>Creates a new random trace and span id with flags 00, as ztunnel sends per outbound connection.</summary>
     /// <returns>A new trace parent.</returns>
-    public static TraceParent CreateRandom() => new(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.None);
+    public static TraceParent CreateRandom()
+    {
+        // An all-zero id is invalid (W3C): drawn again, which in practice never happens.
+        Span<byte> bytes = stackalloc byte[24];
+        ulong high, low, span;
+        do
+        {
+            Random.Shared.NextBytes(bytes);
+            (high, low, span) = (BinaryPrimitives.ReadUInt64BigEndian(bytes), BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]), BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]));
+        }
+        while ((high | low) == 0 || span == 0);
+
+        return new TraceParent(high, low, span, ActivityTraceFlags.None);
+    }
 
     /// <summary>The header value: <c>00-&lt;32 hex&gt;-&lt;16 hex&gt;-&lt;2 hex&gt;</c>.</summary>
     /// <returns>The 55-character value.</returns>
     public override string ToString() => string.Create(Length, this, static (span, self) =>
     {
-        // ActivityTraceId/ActivitySpanId cache their hex text, so ToHexString() does not allocate here.
         "00-".CopyTo(span);
-        self.TraceId.ToHexString().CopyTo(span[3..]);
+        self._traceHigh.TryFormat(span[3..], out _, "x16", CultureInfo.InvariantCulture);
+        self._traceLow.TryFormat(span[19..], out _, "x16", CultureInfo.InvariantCulture);
         span[35] = '-';
-        self.SpanId.ToHexString().CopyTo(span[36..]);
+        self._span.TryFormat(span[36..], out _, "x16", CultureInfo.InvariantCulture);
         span[52] = '-';
-        ((int)self.Flags & 0xff).TryFormat(span[53..], out _, "x2");
+        ((int)self._flags & 0xff).TryFormat(span[53..], out _, "x2", CultureInfo.InvariantCulture);
     });
 
     /// <inheritdoc/>
-    public bool Equals(TraceParent other) => TraceId == other.TraceId && SpanId == other.SpanId && Flags == other.Flags;
+    public bool Equals(TraceParent other) =>
+        _traceHigh == other._traceHigh && _traceLow == other._traceLow && _span == other._span && _flags == other._flags;
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is TraceParent other && Equals(other);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(TraceId, SpanId, Flags);
+    public override int GetHashCode() => HashCode.Combine(_traceHigh, _traceLow, _span, _flags);
 
     /// <summary>True when both values carry the same ids and flags.</summary>
     /// <param name="left">The first value.</param>
@@ -113,4 +159,16 @@ public readonly struct TraceParent : IEquatable<TraceParent>
     }
 
     private static int HexValue(char c) => c <= '9' ? c - '0' : c - 'a' + 10;
+
+    // 16 lowercase hex digits, already checked by the caller.
+    private static ulong Hex(ReadOnlySpan<char> digits)
+    {
+        ulong value = 0;
+        foreach (char c in digits)
+        {
+            value = (value << 4) | (uint)HexValue(c);
+        }
+
+        return value;
+    }
 }
