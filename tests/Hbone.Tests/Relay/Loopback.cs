@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 
@@ -61,6 +62,19 @@ internal static class Loopback
         }
 
         return buffer;
+    }
+
+    /// <summary>Writes <paramref name="data"/> in chunks of uneven size, so the relay sees multi-segment buffers (the gather-write path), then completes.</summary>
+    public static async Task WriteInChunksAsync(PipeWriter writer, byte[] data)
+    {
+        for (var offset = 0; offset < data.Length;)
+        {
+            var count = Math.Min(3000 + (offset % 70_000), data.Length - offset);
+            await writer.WriteAsync(data.AsMemory(offset, count));
+            offset += count;
+        }
+
+        await writer.CompleteAsync();
     }
 
     /// <summary>Closes with a TCP RST.</summary>

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Hbone.Relay;
@@ -53,18 +52,5 @@ public sealed class RelayIntegrityTests
         Assert.Equal(SHA256.HashData(response), SHA256.HashData(await peerReads.WaitAsync(Deadline)));
         Assert.Equal(TunnelOutcome.Completed, await run.WaitAsync(Deadline));
         Assert.Equal(((long)Size, (long)Size), (relay.BytesAToB, relay.BytesBToA));
-    }
-
-    private static async Task WriteInChunksAsync(PipeWriter writer, byte[] data)
-    {
-        // Chunks of uneven size make the relay see multi-segment buffers (the gather-write path).
-        for (var offset = 0; offset < data.Length;)
-        {
-            var count = Math.Min(3000 + (offset % 70_000), data.Length - offset);
-            await writer.WriteAsync(data.AsMemory(offset, count));
-            offset += count;
-        }
-
-        await writer.CompleteAsync();
     }
 }

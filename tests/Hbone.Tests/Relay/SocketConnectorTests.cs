@@ -59,9 +59,7 @@ public sealed class SocketConnectorTests
     public async Task Cancelling_a_hanging_connect_throws_and_closes_the_socket()
     {
         // A listener whose accept queue is full drops further SYNs: the connect hangs like a blackhole.
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(0);
+        using var listener = Listen(backlog: 0);
         var fillers = Enumerable.Range(0, 4).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToList();
         try
         {
@@ -109,11 +107,11 @@ public sealed class SocketConnectorTests
         }
     }
 
-    private static Socket Listen()
+    private static Socket Listen(int backlog = 256)
     {
         var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(256);
+        listener.Listen(backlog);
         return listener;
     }
 }
