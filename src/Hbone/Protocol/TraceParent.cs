@@ -28,7 +28,7 @@ public readonly struct TraceParent : IEquatable<TraceParent>
         Span<byte> bytes = stackalloc byte[24];
         traceId.CopyTo(bytes[..16]);
         spanId.CopyTo(bytes[16..]);
-        (_traceHigh, _traceLow, _span, _flags) = (BinaryPrimitives.ReadUInt64BigEndian(bytes), BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]), BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]), flags);
+        this = FromIds(bytes, flags);
     }
 
     private TraceParent(ulong traceHigh, ulong traceLow, ulong span, ActivityTraceFlags flags) =>
@@ -100,15 +100,15 @@ public readonly struct TraceParent : IEquatable<TraceParent>
     {
         // An all-zero id is invalid (W3C): drawn again, which in practice never happens.
         Span<byte> bytes = stackalloc byte[24];
-        ulong high, low, span;
+        TraceParent random;
         do
         {
             Random.Shared.NextBytes(bytes);
-            (high, low, span) = (BinaryPrimitives.ReadUInt64BigEndian(bytes), BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]), BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]));
+            random = FromIds(bytes, ActivityTraceFlags.None);
         }
-        while ((high | low) == 0 || span == 0);
+        while ((random._traceHigh | random._traceLow) == 0 || random._span == 0);
 
-        return new TraceParent(high, low, span, ActivityTraceFlags.None);
+        return random;
     }
 
     /// <summary>The header value: <c>00-&lt;32 hex&gt;-&lt;16 hex&gt;-&lt;2 hex&gt;</c>.</summary>
@@ -159,6 +159,10 @@ public readonly struct TraceParent : IEquatable<TraceParent>
     }
 
     private static int HexValue(char c) => c <= '9' ? c - '0' : c - 'a' + 10;
+
+    // The 16-byte trace id then the 8-byte span id, big-endian as on the wire.
+    private static TraceParent FromIds(ReadOnlySpan<byte> ids, ActivityTraceFlags flags) =>
+        new(BinaryPrimitives.ReadUInt64BigEndian(ids), BinaryPrimitives.ReadUInt64BigEndian(ids[8..]), BinaryPrimitives.ReadUInt64BigEndian(ids[16..]), flags);
 
     // 16 lowercase hex digits, already checked by the caller.
     private static ulong Hex(ReadOnlySpan<char> digits)
