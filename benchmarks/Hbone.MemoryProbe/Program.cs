@@ -2,7 +2,10 @@ using System.Diagnostics;
 using Hbone.MemoryProbe;
 
 // Live managed memory per idle tunnel, client and server in one process, and (optionally) which types hold it.
-//   Hbone.MemoryProbe [--count 5000] [--streams-per-connection 100] [--types 25 [--referrers T1,T2]]
+// The tunnels' TCP destination runs in a child process (its sockets are the application's, not the tunnel's);
+// --sink-in-process keeps it in this process, as the figures before the eighth step did.
+//   Hbone.MemoryProbe [--count 5000] [--streams-per-connection 100] [--sink-in-process] [--types 25 [--referrers T1,T2]]
+//   Hbone.MemoryProbe sink                          (the child: the TCP destination)
 //   Hbone.MemoryProbe heap-types PID TOP [--live] [--referrers T1,T2]  (used by --types: attaches to PID with ClrMD; --live: reachable objects only,
 //                                                   for a leak check of a framework-dependent process after churn)
 if (args.Length >= 3 && args[0] == "heap-types")
@@ -11,12 +14,19 @@ if (args.Length >= 3 && args[0] == "heap-types")
     return 0;
 }
 
+if (args is ["sink"])
+{
+    await TcpSink.RunChildAsync();
+    return 0;
+}
+
 var count = Argument("--count", 5000);
 var streams = Argument("--streams-per-connection", 100);
 var types = Argument("--types", 0);
-await using var probe = await TunnelProbe.StartAsync(streams);
+var sinkInProcess = args.Contains("--sink-in-process");
+await using var probe = await TunnelProbe.StartAsync(streams, sinkInProcess);
 var perTunnel = await probe.MeasureAsync(count);
-Console.WriteLine($"{{\"test\":\"inproc-idle\",\"tunnels\":{count},\"streams_per_connection\":{streams},\"managed_bytes_per_tunnel\":{perTunnel}}}");
+Console.WriteLine($"{{\"test\":\"inproc-idle\",\"tunnels\":{count},\"streams_per_connection\":{streams},\"sink\":\"{(sinkInProcess ? "in-process" : "child-process")}\",\"managed_bytes_per_tunnel\":{perTunnel}}}");
 if (types > 0)
 {
     // ClrMD attaches from another process (ptrace); the tunnels stay open meanwhile.

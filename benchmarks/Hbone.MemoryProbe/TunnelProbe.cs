@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Hbone.Client;
 using Hbone.Identity;
 using Hbone.Protocol;
@@ -12,39 +11,26 @@ using Microsoft.Extensions.Logging;
 
 namespace Hbone.MemoryProbe;
 
-/// <summary>HboneClient -> Hbone.Kestrel -> a TCP sink, all on 127.0.0.1 in this process.</summary>
+/// <summary>HboneClient -> Hbone.Kestrel in this process -> a TCP sink (in a child process unless asked otherwise), all on 127.0.0.1.</summary>
 internal sealed class TunnelProbe : IAsyncDisposable
 {
     private readonly DevelopmentCertificateAuthority _ca = new();
-    private readonly Socket _sink = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-    private readonly List<Socket> _accepted = [];
+    private TcpSink? _sink;
     private readonly List<HboneStream> _tunnels = [];
     private WebApplication? _server;
     private HboneClient? _client;
     private HboneRequest? _request;
 
-    public static async Task<TunnelProbe> StartAsync(int streamsPerConnection)
+    public static async Task<TunnelProbe> StartAsync(int streamsPerConnection, bool sinkInProcess)
     {
         var probe = new TunnelProbe();
-        await probe.InitializeAsync(streamsPerConnection);
+        await probe.InitializeAsync(streamsPerConnection, sinkInProcess);
         return probe;
     }
 
-    private async Task InitializeAsync(int streamsPerConnection)
+    private async Task InitializeAsync(int streamsPerConnection, bool sinkInProcess)
     {
-        _sink.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        _sink.Listen(8192);
-        _ = Task.Run(async () =>
-        {
-            while (true)
-            {
-                var socket = await _sink.AcceptAsync();
-                lock (_accepted)
-                {
-                    _accepted.Add(socket);
-                }
-            }
-        });
+        _sink = await TcpSink.StartAsync(sinkInProcess);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -61,7 +47,7 @@ internal sealed class TunnelProbe : IAsyncDisposable
         _request = new HboneRequest
         {
             Destination = new IPEndPoint(IPAddress.Loopback, port),
-            Authority = HboneAuthority.FromEndPoint((IPEndPoint)_sink.LocalEndPoint!),
+            Authority = HboneAuthority.FromEndPoint(_sink.EndPoint),
             ForwardedFor = new IPEndPoint(IPAddress.Parse("10.244.0.2"), 40000),
         };
     }
@@ -84,17 +70,14 @@ internal sealed class TunnelProbe : IAsyncDisposable
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
         {
-            lock (_accepted)
+            if (_sink!.Accepted >= tunnels)
             {
-                if (_accepted.Count >= tunnels)
-                {
-                    return;
-                }
+                return;
             }
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"Only {_accepted.Count} of {tunnels} tunnels reached the upstream within 60 s.");
+                throw new TimeoutException($"Only {_sink.Accepted} of {tunnels} tunnels reached the upstream within 60 s.");
             }
 
             await Task.Delay(20);
@@ -140,10 +123,9 @@ internal sealed class TunnelProbe : IAsyncDisposable
             await _server.DisposeAsync();
         }
 
-        _sink.Dispose();
-        lock (_accepted)
+        if (_sink is not null)
         {
-            _accepted.ForEach(s => s.Dispose());
+            await _sink.DisposeAsync();
         }
 
         _ca.Dispose();

@@ -13,44 +13,33 @@ namespace Hbone.Kestrel;
 /// </summary>
 public sealed class HboneConnectContext
 {
+    // A context lives as long as its tunnel: what the stream or the connection already holds is read from them, not copied.
     private readonly Http2ServerStream _stream;
+    private readonly IHbonePeerIdentityFeature _identity;
     private HboneTunnel? _tunnel;
     private TunnelItems? _items;
 
     internal HboneConnectContext(Http2ServerStream stream, IHbonePeerIdentityFeature identity, HboneAuthority authority)
     {
         _stream = stream;
-        PeerIdentity = identity.PeerIdentity!;
-        PeerCertificate = identity.PeerCertificate;
-        LocalIdentity = identity.LocalIdentity;
+        _identity = identity;
         Authority = authority;
-        RequestHeaders = stream.Fields;
-
-        // Only the first traceparent counts, valid or not.
-        foreach (var (name, value) in stream.Fields)
-        {
-            if (name == HboneHeaders.TraceParent)
-            {
-                TraceParent = Protocol.TraceParent.TryParse(value, out var tp) ? tp : null;
-                break;
-            }
-        }
     }
 
     /// <summary>Per-tunnel state for handlers and their helpers; lives as long as the CONNECT. A missing key reads as null.</summary>
     public IDictionary<object, object?> Items => _items ??= new TunnelItems();
 
     /// <summary>The request's regular header fields (no pseudo-fields), as received, in order; names are lowercase.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> RequestHeaders { get; }
+    public IReadOnlyList<KeyValuePair<string, string>> RequestHeaders => _stream.Fields;
 
     /// <summary>The peer's SPIFFE identity, validated from its X.509-SVID. The only input policy may trust.</summary>
-    public SpiffeId PeerIdentity { get; }
+    public SpiffeId PeerIdentity => _identity.PeerIdentity!;
 
     /// <summary>The peer's leaf certificate.</summary>
-    public X509Certificate2? PeerCertificate { get; }
+    public X509Certificate2? PeerCertificate => _identity.PeerCertificate;
 
     /// <summary>The identity this server presented on the connection.</summary>
-    public SpiffeId? LocalIdentity { get; }
+    public SpiffeId? LocalIdentity => _identity.LocalIdentity;
 
     /// <summary>The requested destination (<c>:authority</c>).</summary>
     public HboneAuthority Authority { get; }
@@ -95,8 +84,24 @@ public sealed class HboneConnectContext
         }
     }
 
-    /// <summary>The W3C <c>traceparent</c> the peer sent, tying the tunnel to a trace.</summary>
-    public TraceParent? TraceParent { get; }
+    /// <summary>The W3C <c>traceparent</c> the peer sent, tying the tunnel to a trace; null when the first one is not valid.</summary>
+    /// <remarks>Parsed from <see cref="RequestHeaders"/> on each call, so an open tunnel holds no parsed copy.</remarks>
+    public TraceParent? TraceParent
+    {
+        get
+        {
+            // Only the first traceparent counts, valid or not.
+            foreach (var (name, value) in RequestHeaders)
+            {
+                if (name == HboneHeaders.TraceParent)
+                {
+                    return Protocol.TraceParent.TryParse(value, out var traceParent) ? traceParent : null;
+                }
+            }
+
+            return null;
+        }
+    }
 
     /// <summary>The local address the connection arrived on.</summary>
     public IPEndPoint? LocalEndPoint => _stream.Connection.LocalEndPoint;

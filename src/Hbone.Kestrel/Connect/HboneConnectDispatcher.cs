@@ -34,42 +34,44 @@ internal sealed partial class HboneConnectDispatcher
     // Resolved on first use: the handler may be registered after the listener was configured.
     private IHboneConnectHandler Handler => _handler ??= _services.GetRequiredService<IHboneConnectHandler>();
 
-    // One state machine per tunnel, not two: it stays alive as long as the tunnel, so its size counts per idle tunnel.
+    // One state machine per tunnel, not two: it stays alive as long as the tunnel, so its size counts per idle tunnel;
+    // after an await it reads the stream and the context again rather than keep locals of its own.
     public async Task ProcessAsync(Http2ServerStream stream)
     {
-        var connection = stream.Connection;
+        HboneConnectContext? context = null;
         try
         {
-            var started = stream.Started;
             var rawAuthority = stream.Authority;
-            var identity = connection.PeerIdentity;
+            var identity = stream.Connection.PeerIdentity;
 
             if (identity?.PeerIdentity is null)
             {
                 // Only reachable when the TLS handshake did not run ours: fail closed.
-                await RefuseAsync(stream, 401, "no validated peer identity", started).ConfigureAwait(false);
+                await RefuseAsync(stream, 401, "no validated peer identity").ConfigureAwait(false);
                 return;
             }
 
             if (stream.Method != "CONNECT")
             {
-                await RefuseAsync(stream, 400, "method is not CONNECT", started).ConfigureAwait(false);
+                await RefuseAsync(stream, 400, "method is not CONNECT").ConfigureAwait(false);
                 return;
             }
 
             if (rawAuthority is null)
             {
-                await RefuseAsync(stream, 400, "missing :authority", started).ConfigureAwait(false);
+                await RefuseAsync(stream, 400, "missing :authority").ConfigureAwait(false);
                 return;
             }
 
             if (!HboneAuthority.TryParse(rawAuthority, out var authority, out var authorityError))
             {
-                await RefuseAsync(stream, 400, $"invalid :authority ({authorityError})", started).ConfigureAwait(false);
+                await RefuseAsync(stream, 400, $"invalid :authority ({authorityError})").ConfigureAwait(false);
                 return;
             }
 
-            var context = new HboneConnectContext(stream, identity, authority);
+            // The tunnel keeps the parsed authority (an IP one holds no text), not the header's text: logs format it again.
+            stream.Authority = null;
+            context = new HboneConnectContext(stream, identity, authority);
             TunnelOutcome outcome;
             string? error = null;
             try
@@ -91,7 +93,7 @@ internal sealed partial class HboneConnectDispatcher
             }
             catch (Exception ex) when (context.StatusCode == 0 && ex is not OperationCanceledException)
             {
-                Log.HandlerFailed(_logger, authority.ToString(), ex);
+                Log.HandlerFailed(_logger, context.Authority.ToString(), ex);
                 await context.RejectAsync(503, ex.GetType().Name).ConfigureAwait(false);
                 outcome = TunnelOutcome.Refused;
                 error = ex.GetType().Name;
@@ -99,7 +101,7 @@ internal sealed partial class HboneConnectDispatcher
             catch (Exception ex) when (context.StatusCode == 200)
             {
                 // A tunnel that fails after its 200 can only be reset.
-                Log.HandlerFailed(_logger, authority.ToString(), ex);
+                Log.HandlerFailed(_logger, context.Authority.ToString(), ex);
                 stream.Reset(Http2ErrorCode.InternalError);
                 outcome = TunnelOutcome.Aborted;
                 error = ex.GetType().Name;
@@ -123,18 +125,18 @@ internal sealed partial class HboneConnectDispatcher
 
             var tunnel = context.Tunnel;
             Complete(new HboneTunnelLog(
-                context.PeerIdentity, rawAuthority, context.ForwardedFor, context.RemoteEndPoint, context.StatusCode,
-                tunnel?.BytesFromPeer ?? 0, tunnel?.BytesToPeer ?? 0, Stopwatch.GetElapsedTime(started), outcome, error));
+                context.PeerIdentity, context.Authority.ToString(), context.ForwardedFor, context.RemoteEndPoint, context.StatusCode,
+                tunnel?.BytesFromPeer ?? 0, tunnel?.BytesToPeer ?? 0, Stopwatch.GetElapsedTime(stream.Started), outcome, error));
         }
         catch (Exception ex)
         {
             // Nothing may escape onto the thread pool; the stream cannot be answered any more.
-            Log.HandlerFailed(_logger, stream.Authority ?? "", ex);
+            Log.HandlerFailed(_logger, context?.Authority.ToString() ?? stream.Authority ?? "", ex);
             stream.Reset(Http2ErrorCode.InternalError);
         }
         finally
         {
-            connection.OnHandlerCompleted();
+            stream.Connection.OnHandlerCompleted();
         }
     }
 
@@ -158,11 +160,11 @@ internal sealed partial class HboneConnectDispatcher
         }
     }
 
-    private async Task RefuseAsync(Http2ServerStream stream, int status, string reason, long started)
+    private async Task RefuseAsync(Http2ServerStream stream, int status, string reason)
     {
         await AnswerAsync(stream, status).ConfigureAwait(false);
         var identity = stream.Connection.PeerIdentity;
-        Complete(new HboneTunnelLog(identity?.PeerIdentity, stream.Authority, null, stream.Connection.RemoteEndPoint, status, 0, 0, Stopwatch.GetElapsedTime(started), TunnelOutcome.Refused, reason));
+        Complete(new HboneTunnelLog(identity?.PeerIdentity, stream.Authority, null, stream.Connection.RemoteEndPoint, status, 0, 0, Stopwatch.GetElapsedTime(stream.Started), TunnelOutcome.Refused, reason));
     }
 
     /// <summary>Logs a stream the engine refused itself (no handler ran), for example one opened after the drain's GOAWAY.</summary>

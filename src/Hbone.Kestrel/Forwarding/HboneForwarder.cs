@@ -73,15 +73,22 @@ public sealed class HboneForwarder : IHboneConnectHandler
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(upstream);
         ArgumentNullException.ThrowIfNull(endPoint);
-        using var socket = upstream;
-        if (!await ConnectAsync(context, socket, endPoint).ConfigureAwait(false))
+        try
         {
-            return;
-        }
+            if (!await ConnectAsync(context, upstream, endPoint).ConfigureAwait(false))
+            {
+                return;
+            }
 
-        var tunnel = await context.AcceptAsync(context.Aborted).ConfigureAwait(false);
-        var outcome = await tunnel.CopyToAsync(socket).ConfigureAwait(false);
-        context.SetOutcome(outcome, outcome == TunnelOutcome.Completed ? null : outcome.ToString());
+            var tunnel = await context.AcceptAsync(context.Aborted).ConfigureAwait(false);
+            var outcome = await tunnel.CopyToAsync(upstream).ConfigureAwait(false);
+            context.SetOutcome(outcome, outcome == TunnelOutcome.Completed ? null : outcome.ToString());
+        }
+        finally
+        {
+            // Disposed through the parameter, not a copy: this frame lives as long as the tunnel.
+            upstream.Dispose();
+        }
     }
 
     private async ValueTask<IPEndPoint?> ResolveAsync(HboneConnectContext context)

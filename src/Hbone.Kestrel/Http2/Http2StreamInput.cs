@@ -7,7 +7,7 @@ namespace Hbone.Kestrel.Http2;
 /// The tunnel's input, with flow control: what the consumer advances past is returned to the peer as
 /// WINDOW_UPDATE, so a slow consumer slows the peer instead of growing a buffer.
 /// </summary>
-internal sealed class Http2StreamInput(Http2ServerStream stream, PipeScheduler scheduler) : StreamInputBuffer(scheduler)
+internal sealed class Http2StreamInput(Http2ServerStream stream, PipeScheduler scheduler) : StreamInputBuffer(scheduler, stream)
 {
     protected override void OnConsumed(long count) => stream.Connection.OnInputConsumed(stream, count);
 

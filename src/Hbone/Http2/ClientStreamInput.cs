@@ -3,7 +3,7 @@ using System.IO.Pipelines;
 namespace Hbone.Http2;
 
 /// <summary>A client stream's received DATA; what the application consumes goes back to the peer as window.</summary>
-internal sealed class ClientStreamInput(Http2ClientStream stream, PipeScheduler scheduler) : StreamInputBuffer(scheduler)
+internal sealed class ClientStreamInput(Http2ClientStream stream, PipeScheduler scheduler) : StreamInputBuffer(scheduler, stream)
 {
     protected override void OnConsumed(long count) => stream.OnConsumed((int)count);
 

@@ -15,11 +15,12 @@ internal sealed class Http2ClientStream
     private static readonly TaskCompletionSource<Http2Response> s_delivered = Delivered();
 
     private TaskCompletionSource<Http2Response> _response = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly object _receiveLock = new();
     private Exception? _failure;
     private long _unconsumed;
     private bool _inputCompleted;
 
+    // The receive side locks this stream, which nothing outside it locks; its input locks the same monitor (one object
+    // fewer per open stream), so the input's writes under this lock just re-enter it.
     public Http2ClientStream(Http2ClientConnection connection, int id, long sendWindow, long receiveWindow, PipeScheduler readerScheduler)
     {
         _connection = connection;
@@ -75,7 +76,7 @@ internal sealed class Http2ClientStream
 
     public void OnConsumed(int count)
     {
-        lock (_receiveLock)
+        lock (this)
         {
             if (_inputCompleted)
             {
@@ -130,7 +131,7 @@ internal sealed class Http2ClientStream
 
         if (endStream)
         {
-            lock (_receiveLock)
+            lock (this)
             {
                 if (_failure is null)
                 {
@@ -155,7 +156,7 @@ internal sealed class Http2ClientStream
             return 0;
         }
 
-        lock (_receiveLock)
+        lock (this)
         {
             // Checked under the lock: an abort on another thread completes the pipe writer (see Fail).
             if (RemoteEnded || _failure is not null || _inputCompleted)
@@ -187,7 +188,7 @@ internal sealed class Http2ClientStream
     internal void OnInputCompleted()
     {
         long left;
-        lock (_receiveLock)
+        lock (this)
         {
             _inputCompleted = true;
             left = _unconsumed;
@@ -230,7 +231,7 @@ internal sealed class Http2ClientStream
     {
         // The pipe writer belongs to the connection's reader loop; a failure from another thread (an abort, a
         // cancelled connect) takes the same lock so it never completes the writer in the middle of a write.
-        lock (_receiveLock)
+        lock (this)
         {
             if (_failure is not null)
             {

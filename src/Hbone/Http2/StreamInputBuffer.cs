@@ -19,7 +19,9 @@ internal abstract partial class StreamInputBuffer : PipeReader, IValueTaskSource
     private const int SpareSegments = 4;
 
     private readonly PipeScheduler _scheduler;
-    private readonly Lock _lock = new();
+
+    // The owner's monitor, not an object of its own: one fewer object per open stream.
+    private readonly object _lock;
 
     private Segment? _head;
     private int _headIndex;
@@ -47,7 +49,15 @@ internal abstract partial class StreamInputBuffer : PipeReader, IValueTaskSource
     private CancellationTokenRegistration _registration;
     private CancellationToken _registeredToken;
 
-    protected StreamInputBuffer(PipeScheduler scheduler) => _scheduler = scheduler;
+    /// <summary>
+    /// <paramref name="sync"/> is locked to guard the buffer: an internal object nothing else locks (the stream that owns
+    /// the input), never one that code outside the buffer may lock while it calls into it.
+    /// </summary>
+    protected StreamInputBuffer(PipeScheduler scheduler, object sync)
+    {
+        _scheduler = scheduler;
+        _lock = sync;
+    }
 
     /// <summary>Bytes buffered and not consumed yet.</summary>
     public long Length

@@ -3,59 +3,68 @@ using System.IO.Pipelines;
 
 namespace Hbone.Relay;
 
-/// <summary>The copy loop of one direction, picked by what the source and the sink offer.</summary>
+/// <summary>
+/// The copy loop of one direction, picked by what the source and the sink offer. An idle tunnel waits in two of
+/// these frames, so they keep only what must outlive an await: the endpoints come from the relay, not from locals.
+/// </summary>
 public sealed partial class TunnelRelay
 {
-    private Task<TunnelOutcome> CopyAsync(RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken sendToken)
+    private Task<TunnelOutcome> CopyAsync(bool aToB)
     {
-        if (source.Reader is { } reader)
+        if (Source(aToB).Reader is not null)
         {
-            return CopyFromPipeAsync(reader, source, sink, aToB, sendToken);
+            return CopyFromPipeAsync(aToB);
         }
 
-        return sink.Writer is { } writer
-            ? ReceiveIntoPipeAsync(writer, source, sink, aToB, sendToken)
-            : ReceiveIntoBufferAsync(source, sink, aToB, sendToken);
+        return Sink(aToB).Writer is not null ? ReceiveIntoPipeAsync(aToB) : ReceiveIntoBufferAsync(aToB);
     }
 
+    private RelayEndpoint Source(bool aToB) => aToB ? _a : _b;
+
+    private RelayEndpoint Sink(bool aToB) => aToB ? _b : _a;
+
     /// <summary>Pipe segments go to the sink as they are: a socket sends them in one gather write.</summary>
-    private async Task<TunnelOutcome> CopyFromPipeAsync(PipeReader reader, RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken sendToken)
+    private async Task<TunnelOutcome> CopyFromPipeAsync(bool aToB)
     {
         while (true)
         {
             ReadResult result;
             try
             {
-                result = await reader.ReadAsync().ConfigureAwait(false);
+                result = await Source(aToB).Reader!.ReadAsync().ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                return Finish(Outcome(source, ex));
+                return Finish(Outcome(Source(aToB), ex));
             }
 
-            var buffer = result.Buffer;
+            // The flags and the end position, not the whole result, outlive the send's await.
+            var end = result.Buffer.End;
+            var completed = result.IsCompleted;
+            var canceled = result.IsCanceled;
             TunnelOutcome? failed = null;
             try
             {
-                if (!buffer.IsEmpty)
+                if (!result.Buffer.IsEmpty)
                 {
-                    if (await sink.SendAsync(buffer, sendToken).ConfigureAwait(false))
+                    var length = result.Buffer.Length;
+                    if (await Sink(aToB).SendAsync(result.Buffer, _sends.Token).ConfigureAwait(false))
                     {
-                        Count(aToB, buffer.Length);
+                        Count(aToB, length);
                     }
                     else
                     {
-                        failed = sink.ResetOutcome;
+                        failed = Sink(aToB).ResetOutcome;
                     }
                 }
             }
             catch (Exception ex)
             {
-                failed = Outcome(sink, ex);
+                failed = Outcome(Sink(aToB), ex);
             }
             finally
             {
-                reader.AdvanceTo(buffer.End);
+                Source(aToB).Reader!.AdvanceTo(end);
             }
 
             // Decided only once the buffer is handed back: the decision tears the endpoints down.
@@ -64,12 +73,12 @@ public sealed partial class TunnelRelay
                 return Finish(outcome);
             }
 
-            if (result.IsCompleted)
+            if (completed)
             {
-                return Finish(await EndAsync(sink, sendToken).ConfigureAwait(false));
+                return Finish(await EndAsync(Sink(aToB)).ConfigureAwait(false));
             }
 
-            if (result.IsCanceled)
+            if (canceled)
             {
                 // Woken by the relay's own decision (or an owner's cancel): the decision stands.
                 return Finish(TunnelOutcome.Aborted);
@@ -78,64 +87,64 @@ public sealed partial class TunnelRelay
     }
 
     /// <summary>Socket reads land in the sink pipe's own memory: no buffer of the relay's, no copy.</summary>
-    private async Task<TunnelOutcome> ReceiveIntoPipeAsync(PipeWriter writer, RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken sendToken)
+    private async Task<TunnelOutcome> ReceiveIntoPipeAsync(bool aToB)
     {
         while (true)
         {
             try
             {
                 // Wait for data before taking pipe memory: an idle tunnel then costs no buffer.
-                await source.WaitForDataAsync(default).ConfigureAwait(false);
+                await Source(aToB).WaitForDataAsync(default).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                return Finish(Outcome(source, ex));
+                return Finish(Outcome(Source(aToB), ex));
             }
 
             Memory<byte> memory;
             try
             {
-                memory = writer.GetMemory(ReadSize)[..ReadSize];
+                memory = Sink(aToB).Writer!.GetMemory(ReadSize)[..ReadSize];
             }
             catch (Exception ex)
             {
-                return Finish(Outcome(sink, ex));
+                return Finish(Outcome(Sink(aToB), ex));
             }
 
             int read;
             try
             {
-                read = await source.ReceiveAsync(memory, default).ConfigureAwait(false);
+                read = await Source(aToB).ReceiveAsync(memory, default).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                return Finish(Outcome(source, ex));
+                return Finish(Outcome(Source(aToB), ex));
             }
 
             if (read == 0)
             {
-                return Finish(await EndAsync(sink, sendToken).ConfigureAwait(false));
+                return Finish(await EndAsync(Sink(aToB)).ConfigureAwait(false));
             }
 
             try
             {
                 // Counted once committed, before the flush waits for the peer's window.
-                var open = sink.CommitAsync(read, sendToken);
+                var open = Sink(aToB).CommitAsync(read, _sends.Token);
                 Count(aToB, read);
                 if (!await open.ConfigureAwait(false))
                 {
-                    return Finish(sink.ResetOutcome);
+                    return Finish(Sink(aToB).ResetOutcome);
                 }
             }
             catch (Exception ex)
             {
-                return Finish(Outcome(sink, ex));
+                return Finish(Outcome(Sink(aToB), ex));
             }
         }
     }
 
     /// <summary>Socket to socket (or tunnel stream): one pooled buffer per read, returned before the next wait.</summary>
-    private async Task<TunnelOutcome> ReceiveIntoBufferAsync(RelayEndpoint source, RelayEndpoint sink, bool aToB, CancellationToken sendToken)
+    private async Task<TunnelOutcome> ReceiveIntoBufferAsync(bool aToB)
     {
         while (true)
         {
@@ -146,32 +155,32 @@ public sealed partial class TunnelRelay
                 try
                 {
                     // Wait for data before renting: an idle connection holds no buffer memory.
-                    await source.WaitForDataAsync(default).ConfigureAwait(false);
+                    await Source(aToB).WaitForDataAsync(default).ConfigureAwait(false);
                     buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
-                    read = await source.ReceiveAsync(buffer.AsMemory(0, ReadSize), default).ConfigureAwait(false);
+                    read = await Source(aToB).ReceiveAsync(buffer.AsMemory(0, ReadSize), default).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
-                    return Finish(Outcome(source, ex));
+                    return Finish(Outcome(Source(aToB), ex));
                 }
 
                 if (read == 0)
                 {
-                    return Finish(await EndAsync(sink, sendToken).ConfigureAwait(false));
+                    return Finish(await EndAsync(Sink(aToB)).ConfigureAwait(false));
                 }
 
                 try
                 {
-                    if (!await sink.SendAsync(buffer.AsMemory(0, read), sendToken).ConfigureAwait(false))
+                    if (!await Sink(aToB).SendAsync(buffer.AsMemory(0, read), _sends.Token).ConfigureAwait(false))
                     {
-                        return Finish(sink.ResetOutcome);
+                        return Finish(Sink(aToB).ResetOutcome);
                     }
 
                     Count(aToB, read);
                 }
                 catch (Exception ex)
                 {
-                    return Finish(Outcome(sink, ex));
+                    return Finish(Outcome(Sink(aToB), ex));
                 }
             }
             finally
@@ -185,11 +194,11 @@ public sealed partial class TunnelRelay
     }
 
     /// <summary>The source half-closed: pass it on as the sink's half-close; the other direction keeps flowing.</summary>
-    private async Task<TunnelOutcome> EndAsync(RelayEndpoint sink, CancellationToken sendToken)
+    private async Task<TunnelOutcome> EndAsync(RelayEndpoint sink)
     {
         try
         {
-            await sink.CompleteWritesAsync(sendToken).ConfigureAwait(false);
+            await sink.CompleteWritesAsync(_sends.Token).ConfigureAwait(false);
             return TunnelOutcome.Completed;
         }
         catch (Exception ex)

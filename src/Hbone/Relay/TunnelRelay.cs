@@ -65,8 +65,8 @@ public sealed partial class TunnelRelay
         try
         {
             // Each direction decides for both as it fails, so neither needs the other's task: awaited in turn.
-            var aToB = CopyAsync(_a, _b, aToB: true, _sends.Token);
-            var bToA = CopyAsync(_b, _a, aToB: false, _sends.Token);
+            var aToB = CopyAsync(aToB: true);
+            var bToA = CopyAsync(aToB: false);
             await aToB.ConfigureAwait(false);
             await bToA.ConfigureAwait(false);
         }

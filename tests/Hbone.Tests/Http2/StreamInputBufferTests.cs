@@ -169,7 +169,7 @@ public sealed class StreamInputBufferTests
         Assert.Equal(120_000, input.Consumed);
     }
 
-    private sealed class TestInput() : StreamInputBuffer(PipeScheduler.ThreadPool)
+    private sealed class TestInput() : StreamInputBuffer(PipeScheduler.ThreadPool, new object())
     {
         private long _consumed;
 
