@@ -13,12 +13,26 @@ internal static class HeapTypes
         var byType = new Dictionary<string, (long Count, long Bytes)>();
         var byteArrays = new Dictionary<ulong, long>();
         var strings = new Dictionary<string, long>();
+        long counted = 0, free = 0, unreachable = 0;
         foreach (var obj in runtime.Heap.EnumerateObjects())
         {
-            if (!obj.IsValid || obj.Type?.Name is not { } name || name == "Free" || (reachable is not null && !reachable.Contains(obj.Address)))
+            if (obj.IsValid && obj.Type?.Name == "Free")
+            {
+                free += (long)obj.Size;
+            }
+
+            if (!obj.IsValid || obj.Type?.Name is not { } name || name == "Free")
             {
                 continue;
             }
+
+            if (reachable is not null && !reachable.Contains(obj.Address))
+            {
+                unreachable += (long)obj.Size;
+                continue;
+            }
+
+            counted += (long)obj.Size;
 
             byType.TryGetValue(name, out var total);
             byType[name] = (total.Count + 1, total.Bytes + (long)obj.Size);
@@ -35,6 +49,10 @@ internal static class HeapTypes
             }
         }
 
+        // Where RSS goes beyond the objects: committed heap memory holding free space or garbage not collected yet.
+        var committed = runtime.Heap.Segments.Sum(segment => (long)segment.CommittedMemory.Length);
+        Console.WriteLine(FormattableString.Invariant(
+            $"heap: {committed / 1048576.0:F1} MiB committed in {runtime.Heap.Segments.Length} regions; objects {counted / 1048576.0:F1} MiB{(live ? $" reachable, {unreachable / 1048576.0:F1} MiB garbage" : "")}, free space {free / 1048576.0:F1} MiB"));
         Console.WriteLine($"{"bytes",12} {"objects",8}  type");
         foreach (var (name, total) in byType.OrderByDescending(kv => kv.Value.Bytes).Take(top))
         {

@@ -5,7 +5,7 @@ namespace Hbone.Kestrel;
 
 /// <summary>What one CONNECT did, reported when it completes: the content of one access-log line.</summary>
 /// <param name="PeerIdentity">The client's SPIFFE identity from its certificate.</param>
-/// <param name="Authority">The <c>:authority</c> as sent (may be invalid when the answer was 400).</param>
+/// <param name="Authority">The <c>:authority</c>: as sent when it was refused unparsed (400, may be invalid), else the parsed authority formatted again.</param>
 /// <param name="ForwardedFor">The client address from the <c>Forwarded</c> header; telemetry only, never trusted.</param>
 /// <param name="RemoteEndPoint">The address of the TCP peer (the client's proxy).</param>
 /// <param name="StatusCode">The CONNECT answer: 200, 400, 401 or 503.</param>

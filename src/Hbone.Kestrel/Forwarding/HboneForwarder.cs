@@ -26,15 +26,25 @@ public sealed class HboneForwarder : IHboneConnectHandler
     {
         ArgumentNullException.ThrowIfNull(context);
         var checks = HboneTargetChecks.CheckAsync(context, _options);
-
-        // The usual tunnel (an IP authority that passes at once, no authorization callback) goes straight to the relay:
-        // no state machine of this method stays alive for the tunnel's life.
-        if (checks.IsCompletedSuccessfully && _options.Authorize is null && context.Authority.Address is { } address)
+        if (!checks.IsCompletedSuccessfully)
         {
-            return checks.Result ? DialAndRelayAsync(context, new IPEndPoint(address, context.Authority.Port)) : default;
+            return HandleSlowAsync(context, checks);
         }
 
-        return HandleSlowAsync(context, checks);
+        if (!checks.Result)
+        {
+            return default;
+        }
+
+        // The usual tunnel (an IP authority, checks and authorization answered at once) goes straight to the relay:
+        // no state machine of this method stays alive for the tunnel's life.
+        var authorized = _options.Authorize is { } authorize ? authorize(context) : new ValueTask<bool>(true);
+        if (authorized.IsCompletedSuccessfully && context.Authority.Address is { } address)
+        {
+            return authorized.Result ? DialAndRelayAsync(context, new IPEndPoint(address, context.Authority.Port)) : RejectUnauthorizedAsync(context);
+        }
+
+        return AuthorizedSlowAsync(context, authorized);
     }
 
     private async ValueTask HandleSlowAsync(HboneConnectContext context, ValueTask<bool> checks)
@@ -44,9 +54,14 @@ public sealed class HboneForwarder : IHboneConnectHandler
             return;
         }
 
-        if (_options.Authorize is { } authorize && !await authorize(context).ConfigureAwait(false))
+        await AuthorizedSlowAsync(context, _options.Authorize is { } authorize ? authorize(context) : new ValueTask<bool>(true)).ConfigureAwait(false);
+    }
+
+    private async ValueTask AuthorizedSlowAsync(HboneConnectContext context, ValueTask<bool> authorized)
+    {
+        if (!await authorized.ConfigureAwait(false))
         {
-            await context.RejectAsync(HboneErrorReason.Unauthorized, $"{context.PeerIdentity} is not allowed").ConfigureAwait(false);
+            await RejectUnauthorizedAsync(context).ConfigureAwait(false);
             return;
         }
 
@@ -59,6 +74,9 @@ public sealed class HboneForwarder : IHboneConnectHandler
 
         await DialAndRelayAsync(context, endPoint).ConfigureAwait(false);
     }
+
+    private static ValueTask RejectUnauthorizedAsync(HboneConnectContext context) =>
+        context.RejectAsync(HboneErrorReason.Unauthorized, $"{context.PeerIdentity} is not allowed");
 
     private ValueTask DialAndRelayAsync(HboneConnectContext context, IPEndPoint endPoint) =>
         ConnectAndRelayAsync(context, _options.CreateSocket?.Invoke(context, endPoint) ?? new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp), endPoint);

@@ -300,6 +300,52 @@ public sealed class TunnelTests
         Assert.Equal(0, upstream.Accepted);
     }
 
+    // New case id FWD-01, not in the catalogue: the forwarder's authorization callback, answered at once (the path that
+    // keeps no state machine of the forwarder per tunnel) or later, allows a tunnel that then carries bytes, or denies
+    // it with 401 before any upstream connect.
+    [Theory]
+    [Trait("case", "FWD-01")]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    public async Task FWD_01_authorization_answered_at_once_or_later_allows_or_denies(bool atOnce, bool allow)
+    {
+        using var upstream = new TcpUpstream();
+        using var stop = new CancellationTokenSource();
+        _ = upstream.RunEchoAsync(stop.Token);
+        await using var server = await HboneTestServer.StartAsync(forwarder: o => o.Authorize = async ctx =>
+        {
+            if (!atOnce)
+            {
+                await Task.Yield();
+            }
+
+            return allow;
+        });
+        await using var connection = await server.ConnectProcessingAsync();
+        var stream = await connection.OpenStreamAsync(upstream.Authority);
+
+        if (!allow)
+        {
+            Assert.Equal(401, await stream.StatusAsync().WaitAsync(Deadline));
+            Assert.Equal(TunnelOutcome.Refused, (await server.NextLogAsync()).Outcome);
+            Assert.Equal(0, upstream.Accepted);
+            return;
+        }
+
+        Assert.Equal(200, await stream.StatusAsync().WaitAsync(Deadline));
+        var payload = RandomNumberGenerator.GetBytes(50_000);
+        await stream.WriteAsync(payload);
+        await stream.EndAsync();
+        var echoed = await stream.ReadToEndAsync().WaitAsync(Deadline);
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(echoed));
+        var log = await server.NextLogAsync();
+        Assert.Equal(TunnelOutcome.Completed, log.Outcome);
+        Assert.Equal(payload.Length, log.BytesFromPeer);
+        Assert.Equal(upstream.Authority, log.Authority);
+    }
+
     [Fact]
     [Trait("case", "ADV-10")]
     public async Task ADV_10_early_data_before_a_denied_CONNECT_is_discarded()
