@@ -20,9 +20,20 @@ internal abstract class TcpSink : IAsyncDisposable
 
     public abstract ValueTask DisposeAsync();
 
-    /// <summary>The child's side (`Hbone.MemoryProbe sink`): prints its port, then one line per accepted connection.</summary>
+    /// <summary>
+    /// The child's side (`Hbone.MemoryProbe sink`): prints its port, then one line per accepted connection; exits when its
+    /// standard input closes, so a probe that dies leaves no sink behind.
+    /// </summary>
     public static async Task RunChildAsync()
     {
+        _ = Task.Run(() =>
+        {
+            while (Console.In.ReadLine() is not null)
+            {
+            }
+
+            Environment.Exit(0);
+        });
         using var listener = Listen();
         Console.WriteLine(((IPEndPoint)listener.LocalEndPoint!).Port.ToString(CultureInfo.InvariantCulture));
         var held = new List<Socket>();
@@ -113,7 +124,7 @@ internal abstract class TcpSink : IAsyncDisposable
 
         public static async Task<TcpSink> StartAsync()
         {
-            var child = Process.Start(new ProcessStartInfo("dotnet", [typeof(TcpSink).Assembly.Location, "sink"]) { RedirectStandardOutput = true })!;
+            var child = Process.Start(new ProcessStartInfo("dotnet", [typeof(TcpSink).Assembly.Location, "sink"]) { RedirectStandardOutput = true, RedirectStandardInput = true })!;
             var port = await child.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
             if (!int.TryParse(port, CultureInfo.InvariantCulture, out var parsed))
             {
