@@ -10,13 +10,14 @@
 #               when out of date; throughput and latency columns only)
 # Columns: iperf3 single-stream throughput, 1 KB request/response latency over a warm tunnel,
 # new tunnels per second, new tunnels per second on a warm connection (hbone: through hbone serve, and on
-# the engine alone, Hbone.TunnelBench hbone-echo), RSS per idle tunnel (fresh tunnel processes). Upstreams
+# the engine alone, Hbone.TunnelBench hbone-echo), RSS per idle tunnel (fresh tunnel processes); for hbone also
+# the live managed bytes per idle tunnel (Hbone.MemoryProbe: client and server in one process). Upstreams
 # are iperf3 -s and Hbone.TunnelBench's echo server. Everything listens on 127.0.0.1 and is stopped on exit,
 # also on failure.
 #
 # Usage: benchmarks/tunnel/run.sh [--quick]
 #        benchmarks/tunnel/run.sh ztunnel-load [--quick]
-#   --quick  1 run per figure, 2 s iperf3, 2 s connrate, 1,000 idle tunnels: checks the script works.
+#   --quick  1 run per figure, 2 s iperf3, 2 s connrate, 1,000 idle tunnels (probe: 1,000): checks the script works.
 #   ztunnel-load  instead of the table: 1,000 exchanges/s of 1 KiB through both lab ztunnels (10 connections,
 #            5 s warm-up, 30 s measured; --quick: 1 s + 5 s) with each ztunnel's vCPU and VmRSS (idle, median,
 #            peak). ZTUNNEL_ENV="NAME=VALUE ..." is passed to both ztunnels (e.g. DOTNET_gcServer=1).
@@ -37,9 +38,9 @@ for arg in "$@"; do
     esac
 done
 if ((quick)); then
-    runs=1 iperf_seconds=2 conn_seconds=2 idle_count=1000 latency_count=2000 latency_warmup=200
+    runs=1 iperf_seconds=2 conn_seconds=2 idle_count=1000 latency_count=2000 latency_warmup=200 probe_count=1000
 else
-    runs=3 iperf_seconds=5 conn_seconds=5 idle_count=10000 latency_count=10000 latency_warmup=1000
+    runs=3 iperf_seconds=5 conn_seconds=5 idle_count=10000 latency_count=10000 latency_warmup=1000 probe_count=5000
 fi
 conn_concurrency=4 stream_workers=16 engine_workers=64
 load_connections=10 load_rate=1000 load_size=1024
@@ -114,8 +115,8 @@ wait_line() {
 json() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 median() { python3 -c 'import statistics, sys; print(statistics.median(float(v) for v in sys.argv[1:]))' "$@"; }
 
-log "building Hbone.Cli and Hbone.TunnelBench (Release)"
-for project in src/Hbone.Cli benchmarks/Hbone.TunnelBench; do
+log "building Hbone.Cli, Hbone.TunnelBench and Hbone.MemoryProbe (Release)"
+for project in src/Hbone.Cli benchmarks/Hbone.TunnelBench benchmarks/Hbone.MemoryProbe; do
     dotnet build "$project" -c Release -v quiet -nologo >"$work/build.log" 2>&1 || fail_with_log "build of $project failed" build
 done
 # Arrays, not shell functions: a function started with & runs in a subshell, and $! would be that
@@ -381,6 +382,15 @@ measure_row() {
         fi
         printf 'idle=%q\nidle_threads=%q\n' "$idle" "$threads" >>"$out"
     fi
+    if [[ $row == hbone ]]; then
+        # Live objects, not RSS: the client and the server in one process, full collections before and after.
+        log "$row: live managed bytes per idle tunnel ($probe_count tunnels, Hbone.MemoryProbe)"
+        local probe=""
+        if dotnet benchmarks/Hbone.MemoryProbe/bin/Release/net10.0/Hbone.MemoryProbe.dll --count "$probe_count" >"$work/$row-probe.json" 2>"$work/$row-probe.log"; then
+            probe=$(json "$work/$row-probe.json" 'd["managed_bytes_per_tunnel"]')
+        fi
+        printf 'probe=%q\n' "$probe" >>"$out"
+    fi
     stop_tunnel
 }
 
@@ -416,6 +426,7 @@ ratio() { python3 -c 'import sys; b = float(sys.argv[2]); print("%.2f×" % (floa
     echo "- New tunnels/s: connect, 1 byte there and back, close; $conn_concurrency workers, $conn_seconds s, one run."
     echo "- New tunnels/s (warm connection): hbone only; Hbone.TunnelBench streamrate (the Hbone client in process, CONNECT streams on one pooled HTTP/2 connection straight to hbone serve, no forward; socket completions inline as in hbone forward), 1 byte there and back, half-close, wait for the end; $stream_workers workers, $conn_seconds s, one run. Engine only: the same client against Hbone.TunnelBench hbone-echo (Hbone.Kestrel echoing each tunnel in process), $stream_workers and $engine_workers workers."
     echo "- Idle memory: VmRSS growth of the tunnel's processes over $idle_count open connections (each echoed 1 byte), per connection, measured on fresh tunnel processes warmed by 2,000 round trips$( ((idle_count < idle_requested)) && echo " ($idle_count, not $idle_requested: ulimit -n is $(ulimit -n) here and cannot be raised; stunnel admits 125/256 of it as clients)")."
+    echo "- Live managed bytes per idle tunnel (hbone only): Hbone.MemoryProbe opens $probe_count tunnels from HboneClient to Hbone.Kestrel's forwarder in one process (100 streams per connection, one byte sent in each), the TCP destination in a child process; live bytes after full compacting collections, per tunnel, over a 200-tunnel warm-up."
     echo "- Ratios are against the direct row of this same run; for the ztunnel row, against lab-direct (client pod -> echo pod, plain routed TCP across the two lab nodes, before enrollment)."
     echo "- ztunnel: client pod -> VIP $LAB_ECHO_VIP:$LAB_ECHO_SERVICE_PORT -> node-a ztunnel (15001) -> HBONE -> node-b ztunnel (15008) -> echo pod:$LAB_ECHO_TARGET_PORT; iperf3, the echo server and the clients run in the pods' namespaces; no idle-memory test for the lab rows."
     echo
@@ -460,12 +471,13 @@ ratio() { python3 -c 'import sys; b = float(sys.argv[2]); print("%.2f×" % (floa
         echo "- ztunnel / stunnel throughput: $(ratio "${row_gbits[ztunnel]}" "${row_gbits[stunnel]}")"
     fi
     if [[ -s $work/hbone.result ]]; then
-        unset streamrate "enginerate_$stream_workers" "enginerate_$engine_workers"
+        unset streamrate "enginerate_$stream_workers" "enginerate_$engine_workers" probe
         # shellcheck disable=SC1090
         . "$work/hbone.result"
         engine_low=enginerate_$stream_workers engine_high=enginerate_$engine_workers
         echo "- new tunnels/s on a warm connection (target 20,000): through hbone serve (a TCP dial to the echo server per tunnel) $(fmt 0 "${streamrate:-0}");" \
             "engine only (Hbone.TunnelBench hbone-echo, the tunnel echoed in process) $(fmt 0 "${!engine_low:-0}") with $stream_workers concurrent streams, $(fmt 0 "${!engine_high:-0}") with $engine_workers"
+        echo "- live managed bytes per idle tunnel, client + server (target 4,096; Hbone.MemoryProbe, $probe_count tunnels in one process, the destination in a child process): ${probe:-failed}"
     fi
     echo
     echo "Every run (Gbit/s; p50/p99 µs), and threads before->after the idle test:"
