@@ -138,7 +138,7 @@ public sealed class HboneForwarder : IHboneConnectHandler
         try
         {
             // Pooled connect state: the socket's own would stay on it for the tunnel's life.
-            await SocketConnector.ConnectAsync(socket, endPoint, timeout.Token).ConfigureAwait(false);
+            await RelaySockets.ConnectAsync(socket, endPoint, timeout.Token).ConfigureAwait(false);
             return true;
         }
         catch (OperationCanceledException) when (!context.Aborted.IsCancellationRequested)

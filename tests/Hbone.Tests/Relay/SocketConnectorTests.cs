@@ -6,7 +6,7 @@ using static Hbone.Tests.Relay.Loopback;
 namespace Hbone.Tests.Relay;
 
 /// <summary>
-/// Connects through pooled connect state, so an upstream socket keeps none of it (issue 10: memory per idle tunnel;
+/// <see cref="RelaySockets.ConnectAsync"/> connects through pooled connect state, so an upstream socket keeps none of it (issue 10: memory per idle tunnel;
 /// new case id MEM-04, not in the catalogue): it connects, reports a refusal as the socket error, honours cancellation,
 /// and stays correct when more connects run at once than the pool keeps.
 /// </summary>
@@ -19,11 +19,22 @@ public sealed class SocketConnectorTests
         using var listener = Listen();
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 
-        await SocketConnector.ConnectAsync(socket, (IPEndPoint)listener.LocalEndPoint!, CancellationToken.None).AsTask().WaitAsync(Deadline);
+        await RelaySockets.ConnectAsync(socket, (IPEndPoint)listener.LocalEndPoint!, CancellationToken.None).AsTask().WaitAsync(Deadline);
         using var accepted = await listener.AcceptAsync().WaitAsync(Deadline);
 
         Assert.True(socket.Connected);
         Assert.Equal(accepted.RemoteEndPoint, socket.LocalEndPoint);
+    }
+
+    [Fact]
+    [Trait("case", "MEM-04")]
+    public async Task Missing_arguments_are_refused_before_anything_is_rented()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+
+        Assert.Equal("socket", (await Assert.ThrowsAsync<ArgumentNullException>(() => RelaySockets.ConnectAsync(null!, new IPEndPoint(IPAddress.Loopback, 1)).AsTask())).ParamName);
+        Assert.Equal("endPoint", (await Assert.ThrowsAsync<ArgumentNullException>(() => RelaySockets.ConnectAsync(socket, null!).AsTask())).ParamName);
+        Assert.False(socket.Connected);
     }
 
     [Fact]
@@ -37,7 +48,7 @@ public sealed class SocketConnectorTests
         }
 
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var error = await Assert.ThrowsAsync<SocketException>(() => SocketConnector.ConnectAsync(socket, closed, CancellationToken.None).AsTask().WaitAsync(Deadline));
+        var error = await Assert.ThrowsAsync<SocketException>(() => RelaySockets.ConnectAsync(socket, closed, CancellationToken.None).AsTask().WaitAsync(Deadline));
 
         Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
     }
@@ -49,7 +60,7 @@ public sealed class SocketConnectorTests
         using var listener = Listen();
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => SocketConnector.ConnectAsync(socket, (IPEndPoint)listener.LocalEndPoint!, new CancellationToken(canceled: true)).AsTask());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RelaySockets.ConnectAsync(socket, (IPEndPoint)listener.LocalEndPoint!, new CancellationToken(canceled: true)).AsTask());
 
         Assert.False(socket.Connected);
     }
@@ -67,7 +78,7 @@ public sealed class SocketConnectorTests
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
 
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => SocketConnector.ConnectAsync(socket, (IPEndPoint)listener.LocalEndPoint!, cancel.Token).AsTask().WaitAsync(Deadline));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => RelaySockets.ConnectAsync(socket, (IPEndPoint)listener.LocalEndPoint!, cancel.Token).AsTask().WaitAsync(Deadline));
 
             Assert.False(socket.Connected);
             Assert.Throws<ObjectDisposedException>(() => socket.Send([1]));
@@ -90,12 +101,12 @@ public sealed class SocketConnectorTests
             // Twice the pool's size at once (some state is dropped, not pooled), then one by one (pooled state reused).
             var batch = Enumerable.Range(0, 64).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToList();
             sockets.AddRange(batch);
-            await Task.WhenAll(batch.Select(s => SocketConnector.ConnectAsync(s, endPoint, CancellationToken.None).AsTask())).WaitAsync(Deadline);
+            await Task.WhenAll(batch.Select(s => RelaySockets.ConnectAsync(s, endPoint, CancellationToken.None).AsTask())).WaitAsync(Deadline);
             for (var i = 0; i < 64; i++)
             {
                 var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 sockets.Add(socket);
-                await SocketConnector.ConnectAsync(socket, endPoint, CancellationToken.None).AsTask().WaitAsync(Deadline);
+                await RelaySockets.ConnectAsync(socket, endPoint, CancellationToken.None).AsTask().WaitAsync(Deadline);
             }
 
             Assert.All(sockets, s => Assert.True(s.Connected));

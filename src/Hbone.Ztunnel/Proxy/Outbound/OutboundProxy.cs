@@ -190,7 +190,8 @@ internal sealed class OutboundProxy(ProxyContext context)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.Aborted);
             timeout.CancelAfter(TimeSpan.FromSeconds(10));
-            await upstream.ConnectAsync(destination, timeout.Token).ConfigureAwait(false);
+            // Pooled connect state: Socket.ConnectAsync would leave its own on the socket for the connection's life.
+            await RelaySockets.ConnectAsync(upstream, destination, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)
         {
