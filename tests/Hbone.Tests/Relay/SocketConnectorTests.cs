@@ -6,9 +6,9 @@ using static Hbone.Tests.Relay.Loopback;
 namespace Hbone.Tests.Relay;
 
 /// <summary>
-/// <see cref="RelaySockets.ConnectAsync"/> connects through pooled connect state, so an upstream socket keeps none of it (issue 10: memory per idle tunnel;
-/// new case id MEM-04, not in the catalogue): it connects, reports a refusal as the socket error, honours cancellation,
-/// and stays correct when more connects run at once than the pool keeps.
+/// <see cref="RelaySockets.ConnectAsync"/> connects through pooled connect state, so an upstream socket keeps none of it
+/// (issue 10: memory per idle tunnel; new case id MEM-04, not in the catalogue): it checks its arguments, connects, reports
+/// a refusal as the socket error, honours cancellation, and stays correct when more connects run at once than the pool keeps.
 /// </summary>
 public sealed class SocketConnectorTests
 {
