@@ -28,7 +28,7 @@ public sealed class HboneForwarder : IHboneConnectHandler
         var checks = HboneTargetChecks.CheckAsync(context, _options);
         if (!checks.IsCompletedSuccessfully)
         {
-            return HandleSlowAsync(context, checks);
+            return HandleSlowAsync(context, checks, authorized: null);
         }
 
         if (!checks.Result)
@@ -38,28 +38,24 @@ public sealed class HboneForwarder : IHboneConnectHandler
 
         // The usual tunnel (an IP authority, checks and authorization answered at once) goes straight to the relay:
         // no state machine of this method stays alive for the tunnel's life.
-        var authorized = _options.Authorize is { } authorize ? authorize(context) : new ValueTask<bool>(true);
+        var authorized = AuthorizeAsync(context);
         if (authorized.IsCompletedSuccessfully && context.Authority.Address is { } address)
         {
             return authorized.Result ? DialAndRelayAsync(context, new IPEndPoint(address, context.Authority.Port)) : RejectUnauthorizedAsync(context);
         }
 
-        return AuthorizedSlowAsync(context, authorized);
+        return HandleSlowAsync(context, checks, authorized);
     }
 
-    private async ValueTask HandleSlowAsync(HboneConnectContext context, ValueTask<bool> checks)
+    // One state machine for every slower case; authorization starts only once the checks passed.
+    private async ValueTask HandleSlowAsync(HboneConnectContext context, ValueTask<bool> checks, ValueTask<bool>? authorized)
     {
         if (!await checks.ConfigureAwait(false))
         {
             return;
         }
 
-        await AuthorizedSlowAsync(context, _options.Authorize is { } authorize ? authorize(context) : new ValueTask<bool>(true)).ConfigureAwait(false);
-    }
-
-    private async ValueTask AuthorizedSlowAsync(HboneConnectContext context, ValueTask<bool> authorized)
-    {
-        if (!await authorized.ConfigureAwait(false))
+        if (!await (authorized ?? AuthorizeAsync(context)).ConfigureAwait(false))
         {
             await RejectUnauthorizedAsync(context).ConfigureAwait(false);
             return;
@@ -74,6 +70,9 @@ public sealed class HboneForwarder : IHboneConnectHandler
 
         await DialAndRelayAsync(context, endPoint).ConfigureAwait(false);
     }
+
+    private ValueTask<bool> AuthorizeAsync(HboneConnectContext context) =>
+        _options.Authorize is { } authorize ? authorize(context) : new ValueTask<bool>(true);
 
     private static ValueTask RejectUnauthorizedAsync(HboneConnectContext context) =>
         context.RejectAsync(HboneErrorReason.Unauthorized, $"{context.PeerIdentity} is not allowed");
