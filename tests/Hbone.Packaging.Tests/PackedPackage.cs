@@ -16,11 +16,14 @@ internal sealed class PackedPackage : IDisposable
         .GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "HbonePackageVersion").Value!;
 
+    private static readonly TimeSpan SharingDeadline = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan SharingPoll = TimeSpan.FromMilliseconds(200);
+
     private PackedPackage(string id, string path)
     {
         Id = id;
         FilePath = path;
-        Archive = ZipFile.OpenRead(path);
+        Archive = OpenRead(path);
         ZipArchiveEntry nuspec = Archive.GetEntry(id + ".nuspec")
             ?? throw new Xunit.Sdk.XunitException($"{path} has no {id}.nuspec at its root");
         using Stream stream = nuspec.Open();
@@ -52,7 +55,29 @@ internal sealed class PackedPackage : IDisposable
     {
         string path = Path.ChangeExtension(FilePath, ".snupkg");
         Assert.True(File.Exists(path), $"{path} is missing: packing {Id} should write it (IncludeSymbols, snupkg); run ./scripts/test.sh.");
-        return ZipFile.OpenRead(path);
+        return OpenRead(path);
+    }
+
+    /// <summary>
+    /// Opens a package for reading, waiting (up to a deadline) while another process holds it exclusively: a `dotnet pack`
+    /// run beside the tests rewrites the file under an exclusive lock, and the test should read the result, not fail.
+    /// </summary>
+    private static ZipArchive OpenRead(string path)
+    {
+        // .NET reports a held lock as ERROR_SHARING_VIOLATION on Windows and as the raw EWOULDBLOCK (11) from flock on Linux.
+        const int SharingViolation = unchecked((int)0x80070020), WouldBlock = 11;
+        DateTime deadline = DateTime.UtcNow + SharingDeadline;
+        while (true)
+        {
+            try
+            {
+                return ZipFile.OpenRead(path);
+            }
+            catch (IOException e) when (e.HResult is SharingViolation or WouldBlock && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(SharingPoll);
+            }
+        }
     }
 
     public byte[] ReadEntry(string entryPath) => ReadEntry(Archive, entryPath, FilePath);
