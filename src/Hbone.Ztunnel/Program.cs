@@ -113,6 +113,11 @@ await using (host)
 
     await using (admin)
     {
+        // Once ready, or after 30 s when readiness waits on a node agent or istiod: start-up is over either way.
+        using var stopping = new CancellationTokenSource();
+        Task startupPages = config.ReleaseStartupPages
+            ? StartupPages.ReleaseWhenReadyAsync(() => host.IsReady, TimeSpan.FromSeconds(30), loggerFactory.CreateLogger("Hbone.Ztunnel.Hosting"), stopping.Token)
+            : Task.CompletedTask;
         var signalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
         {
@@ -123,6 +128,8 @@ await using (host)
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         await Task.WhenAny(signalled.Task, host.ShutdownRequested);
+        await stopping.CancelAsync();
+        await startupPages.ContinueWith(static _ => { }, TaskScheduler.Default);
         await host.DrainAsync();
     }
 }

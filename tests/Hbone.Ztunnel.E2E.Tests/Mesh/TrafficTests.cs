@@ -229,6 +229,28 @@ public sealed class TrafficTests(TrafficMeshFixture mesh) : IClassFixture<Traffi
         Assert.All(opened, l => Assert.Contains("destination_canonical_service=", l, StringComparison.Ordinal));
     }
 
+    [Fact]
+    [Trait("case", "MEM-05")]
+    public async Task Once_ready_both_ztunnels_unmap_their_start_up_pages_and_tunnels_still_carry_bytes_intact()
+    {
+        foreach (var ztunnel in new[] { mesh.NodeA, mesh.NodeB })
+        {
+            var line = await ztunnel.WaitForLineAsync(l => l.Contains("start-up pages unmapped", StringComparison.Ordinal), Deadline);
+            var figures = System.Text.RegularExpressions.Regex.Match(line, @"resident (?<before>[0-9.]+) MiB, now (?<after>[0-9.]+) MiB");
+            Assert.True(figures.Success, line);
+            double before = double.Parse(figures.Groups["before"].Value, CultureInfo.InvariantCulture);
+            double after = double.Parse(figures.Groups["after"].Value, CultureInfo.InvariantCulture);
+
+            // The native binary alone is ~17 MiB, most of it mapped by start-up: at least 4 MiB must have gone.
+            Assert.True(after <= before - 4, $"{ztunnel.DisplayName}: {line}");
+        }
+
+        var data = RandomNumberGenerator.GetBytes(256 * 1024);
+        using var client = await PodSockets.ConnectAsync(Lab.Client.NetnsPath, Lab.EchoVip, Deadline);
+        var reply = await TrafficNet.BulkExchangeAsync(client, data, Deadline);
+        Assert.Equal(TrafficNet.Sha256(data), TrafficNet.Sha256(reply));
+    }
+
     private static bool IsClientToDestination(string line) =>
         line.Contains("reporter=\"destination\"", StringComparison.Ordinal)
         && line.Contains("source_principal=\"spiffe://cluster.local/ns/default/sa/client\"", StringComparison.Ordinal);

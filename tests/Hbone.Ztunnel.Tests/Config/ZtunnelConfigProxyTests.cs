@@ -58,6 +58,14 @@ public sealed class ZtunnelConfigProxyTests
         Assert.Equal(mark, ZtunnelConfig.FromEnvironment(new Hashtable { ["PACKET_MARK"] = value }).SocketMark);
 
     [Theory]
+    [Trait("case", "MEM-05")]
+    [InlineData(null, true)]
+    [InlineData("false", false)]
+    [InlineData("true", true)]
+    public void HBONE_RELEASE_STARTUP_PAGES_is_on_unless_false(string? value, bool release) =>
+        Assert.Equal(release, ZtunnelConfig.FromEnvironment(value is null ? new Hashtable() : new Hashtable { ["HBONE_RELEASE_STARTUP_PAGES"] = value }).ReleaseStartupPages);
+
+    [Theory]
     [Trait("case", "ZT-UNIT-40")]
     [InlineData("WORKLOAD_WAIT_TIMEOUT", "0", 0)]
     [InlineData("WORKLOAD_WAIT_TIMEOUT", "2", 2000)]
@@ -71,6 +79,7 @@ public sealed class ZtunnelConfigProxyTests
     [InlineData("PACKET_MARK", "-1", "PACKET_MARK: '-1' is not an integer in [1, 2147483647]")]
     [InlineData("PACKET_MARK", "0x539", "PACKET_MARK: '0x539' is not an integer in [1, 2147483647]")]
     [InlineData("WORKLOAD_WAIT_TIMEOUT", "soon", "WORKLOAD_WAIT_TIMEOUT: 'soon' is not a duration (e.g. 500ms, 5s, 5m, 1h)")]
+    [InlineData("HBONE_RELEASE_STARTUP_PAGES", "maybe", "HBONE_RELEASE_STARTUP_PAGES: 'maybe' is not a boolean (true or false)")]
     public void Bad_proxy_values_are_one_line_errors_naming_the_variable(string name, string value, string message)
     {
         var e = Assert.Throws<ZtunnelConfigException>(() => ZtunnelConfig.FromEnvironment(new Hashtable { [name] = value }));
