@@ -38,6 +38,7 @@ public sealed class NativeExecutableTests
         Assert.Equal("true", properties["EnableAotAnalyzer"]);
         Assert.Equal("true", properties["EnableTrimAnalyzer"]);
         var budget = Assert.Single(options, o => o.Identity == Gen0MaxBudget);
-        Assert.Equal(4 * 1024 * 1024, int.Parse(budget.Value, System.Globalization.CultureInfo.InvariantCulture));
+        // 2 MiB: at 4 MiB the ztunnel under load kept a whole 4 MiB GC region touched (docs/benchmarks.md, "Ninth step").
+        Assert.Equal(2 * 1024 * 1024, int.Parse(budget.Value, System.Globalization.CultureInfo.InvariantCulture));
     }
 }

@@ -6,9 +6,9 @@ namespace Hbone.Ztunnel.Hosting;
 
 /// <summary>
 /// Unmaps the file pages start-up left mapped (the binary's code and read-only data, shared libraries) once the ztunnel is
-/// ready. Start-up runs code the data path never runs again, and readahead with fault-around map its neighbours too: the
-/// Native AOT binary stays ~15 of its 17 MiB resident, of which ~1 MiB is touched while idle. The pages stay in the page
-/// cache, so what runs again maps back with a minor fault (docs/benchmarks.md, "Start-up pages").
+/// ready. Start-up runs code the data path never runs again, and the page cache holds the binary in large folios that a
+/// fault maps whole: the Native AOT binary stays ~15 of its 17 MiB resident, of which ~1 MiB is touched while idle. The
+/// pages stay in the page cache, so what runs again maps back with a minor fault (docs/benchmarks.md, "Ninth step").
 /// </summary>
 internal static partial class StartupPages
 {
